@@ -1,0 +1,1 @@
+"""Data: file-format readers, HCI light-field scenes, synthetic scenes, the DDFF 12-Scene readers and pipelines."""

@@ -1,0 +1,59 @@
+"""Input checks shared by the optics kernels.
+
+Checks on shapes and dtypes run at trace time (shapes are static), so they cost nothing inside `jit`.
+Checks on values (NaN/Inf) run only on concrete arrays: under `jit` the values are not known yet.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def check_rank(x, ranks: int | Sequence[int], name: str, layout: str) -> None:
+  """Raises ValueError unless `x.ndim` is one of `ranks`; `layout` describes the expected axes."""
+  ranks = (ranks,) if isinstance(ranks, int) else tuple(ranks)
+  shape = np.shape(x)
+  if len(shape) not in ranks:
+    raise ValueError(f'{name} must have shape {layout}, got an array of shape {shape}.')
+  if any(s == 0 for s in shape):
+    raise ValueError(f'{name} must not be empty: expected {layout}, got shape {shape}.')
+
+
+def is_concrete(x) -> bool:
+  return not isinstance(x, jax.core.Tracer)
+
+
+def check_finite(x, name: str) -> None:
+  """Raises ValueError if a concrete array holds NaN or Inf (no-op for tracers)."""
+  if is_concrete(x):
+    arr = np.asarray(x)
+    if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
+      bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+      raise ValueError(f'{name} contains {bad} NaN/Inf value(s); expected finite numbers.')
+
+
+def as_float_image(x, name: str) -> jax.Array:
+  """uint8/uint16 -> float32 in [0, 1]; floats pass through (float64 stays float64 under x64)."""
+  dtype = np.dtype(getattr(x, 'dtype', np.asarray(x).dtype))
+  if dtype == np.uint8:
+    return jnp.asarray(x, jnp.float32) / 255.0
+  if dtype == np.uint16:
+    return jnp.asarray(x, jnp.float32) / 65535.0
+  if np.issubdtype(dtype, np.floating):
+    check_finite(x, name)
+    x = jnp.asarray(x)
+    return x if x.dtype == jnp.float64 else x.astype(jnp.float32)
+  raise TypeError(f'{name} must be uint8, uint16 or floating point in [0, 1]; got dtype {dtype}.')
+
+
+def as_float_vector(x, name: str) -> jax.Array:
+  """A 1-D float vector (scalars become length 1); raises on empty or non-finite input."""
+  x = jnp.atleast_1d(jnp.asarray(x))
+  check_rank(x, 1, name, '(N,)')
+  check_finite(x, name)
+  if not jnp.issubdtype(x.dtype, jnp.floating):
+    x = x.astype(jnp.float32)
+  return x
