@@ -8,6 +8,6 @@ from ddff_jax.optics.dff import FOCUS_MEASURES, best_focus_index, depth_from_foc
 from ddff_jax.optics.filters import box_filter, gaussian_filter, gaussian_kernel1d
 from ddff_jax.optics.psf import (disk_otf, disk_psf, disk_support, gaussian_otf, gaussian_psf, psf_to_otf,
                                  symmetric_psf_otf)
-from ddff_jax.optics.refocus import all_in_focus, centre_view, refocus, to_uint8
+from ddff_jax.optics.refocusing import all_in_focus, centre_view, refocus, to_uint8
 from ddff_jax.optics.render import render_defocus, render_focal_stack
-from ddff_jax.optics.wiener import laplacian_otf, wiener, wiener_deconvolve_spectrum, wiener_filter
+from ddff_jax.optics.deconvolution import laplacian_otf, wiener, wiener_deconvolve_spectrum, wiener_filter

@@ -37,7 +37,7 @@ def check_finite(x, name: str) -> None:
 
 def as_float_image(x, name: str) -> jax.Array:
   """uint8/uint16 -> float32 in [0, 1]; floats pass through (float64 stays float64 under x64)."""
-  dtype = np.dtype(getattr(x, 'dtype', np.asarray(x).dtype))
+  dtype = np.dtype(x.dtype if hasattr(x, 'dtype') else np.asarray(x).dtype)
   if dtype == np.uint8:
     return jnp.asarray(x, jnp.float32) / 255.0
   if dtype == np.uint16:
@@ -57,3 +57,21 @@ def as_float_vector(x, name: str) -> jax.Array:
   if not jnp.issubdtype(x.dtype, jnp.floating):
     x = x.astype(jnp.float32)
   return x
+
+
+def float_image_spec(x, name: str):
+  """(float dtype, scale) that turn `x` into a [0, 1] float image inside a compiled kernel; raises on bad dtypes."""
+  dtype = np.dtype(x.dtype if hasattr(x, 'dtype') else np.asarray(x).dtype)
+  if dtype == np.uint8:
+    return jnp.float32, 1.0 / 255.0
+  if dtype == np.uint16:
+    return jnp.float32, 1.0 / 65535.0
+  if np.issubdtype(dtype, np.floating):
+    return (jnp.float64 if dtype == np.float64 and jax.config.jax_enable_x64 else jnp.float32), 1.0
+  raise TypeError(f'{name} must be uint8, uint16 or floating point in [0, 1]; got dtype {dtype}.')
+
+
+def raise_if_not_finite(all_finite, name: str) -> None:
+  """Raises for a concrete False flag computed inside a kernel (`jnp.all(jnp.isfinite(x))`)."""
+  if is_concrete(all_finite) and not bool(all_finite):
+    raise ValueError(f'{name} contains NaN/Inf value(s); expected finite numbers.')

@@ -20,7 +20,7 @@ import numpy as np
 from ddff_jax.optics import _validate
 from ddff_jax.optics import filters
 from ddff_jax.optics import psf as psf_lib
-from ddff_jax.optics import wiener as wiener_lib
+from ddff_jax.optics import deconvolution
 from ddff_jax.optics.camera import ThinLensCamera
 
 # atanh(0.999) / 0.3: maps a raw cost of 0.3 to tanh = 0.999 (the DDFS outlier squashing).
@@ -71,7 +71,7 @@ def _cost_volume(stack, focus, depths, camera, balance, max_radius_px, sigma_px,
   shape = stack.shape[1:3]
   support = psf_lib.disk_support(max_radius_px)
   spectra = jnp.fft.rfft2(jnp.moveaxis(stack, -1, 1))  # (K, C, H, Wr)
-  reg = wiener_lib.laplacian_otf(shape, stack.dtype) ** 2
+  reg = deconvolution.laplacian_otf(shape, stack.dtype) ** 2
   window = filters.gaussian_kernel1d(sigma_px)
 
   def one_hypothesis(depth):

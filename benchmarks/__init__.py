@@ -1,0 +1,1 @@
+"""Speed/memory comparisons against reference implementations, measured in one run: python -m benchmarks.<name>."""

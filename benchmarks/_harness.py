@@ -1,0 +1,73 @@
+"""Runs each contender in its own subprocess (so peak memory is its own) on identical seeded inputs.
+
+A benchmark module defines `CONTENDERS: dict[name, callable(args) -> (setup_fn, run_fn)]`; `run_fn()` must block
+until its result is ready. Timing = min over repeats after one warm-up (compilation excluded, reported apart).
+Peak memory = the process's peak RSS growth over the RSS right after the inputs were built.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+
+def _rss_mb() -> float:
+  with open('/proc/self/statm') as f:
+    return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
+def _peak_rss_mb() -> float:
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(run, repeats: int) -> dict:
+  base = _rss_mb()
+  t0 = time.perf_counter()
+  run()
+  first = time.perf_counter() - t0
+  times = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    run()
+    times.append(time.perf_counter() - t0)
+  return {'seconds': min(times) if times else first, 'first_call_seconds': first,
+          'peak_extra_mb': max(0.0, _peak_rss_mb() - base)}
+
+
+def child(contenders, name: str, args) -> None:
+  run, repeats, note = contenders[name](args)
+  result = measure(run, repeats)
+  result['note'] = note
+  print('RESULT ' + json.dumps(result))
+
+
+def parent(module: str, contenders, args, argv) -> dict:
+  results = {}
+  for name in contenders:
+    proc = subprocess.run([sys.executable, '-m', module, '--child', name] + argv, capture_output=True, text=True)
+    line = [l for l in proc.stdout.splitlines() if l.startswith('RESULT ')]
+    if proc.returncode != 0 or not line:
+      raise RuntimeError(f'contender {name} failed:\n{proc.stdout}\n{proc.stderr}')
+    results[name] = json.loads(line[-1][len('RESULT '):])
+    r = results[name]
+    print(f'  {name:<28} {r["seconds"]:9.4f} s   (first call {r["first_call_seconds"]:.2f} s)   '
+          f'peak +{r["peak_extra_mb"]:.0f} MB   {r["note"]}', flush=True)
+  return results
+
+
+def main(module: str, contenders, add_arguments, report) -> None:
+  parser = argparse.ArgumentParser(prog=f'python -m {module}')
+  parser.add_argument('--child', help=argparse.SUPPRESS)
+  add_arguments(parser)
+  args, _ = parser.parse_known_args()
+  if args.child:
+    child(contenders, args.child, args)
+    return
+  argv = [a for a in sys.argv[1:]]
+  import platform
+  print(f'{module}: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s)')
+  report(parent(module, contenders, args, argv), args)

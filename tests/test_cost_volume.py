@@ -1,0 +1,92 @@
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import ndimage
+from skimage import restoration
+
+from ddff_jax import optics
+from references import disk_psf_quadrature
+
+CAM = optics.DEFOCUSNET_CAMERA
+FOCUS = np.array([0.1, 0.3, 1.5])
+DEPTHS = np.array([0.12, 0.25, 0.5, 1.0, 2.5])
+
+
+@functools.lru_cache(maxsize=None)
+def _disk(radius):
+  return disk_psf_quadrature(radius, 2 * int(np.ceil(radius - 0.5)) + 1) if radius >= 0.5 else np.ones((1, 1))
+
+
+def reference_cost_volume(stack, focus, depths, balance=0.01, max_radius=10.0):
+  """The DDFS reference: one skimage wiener call per (hypothesis, image, channel), scipy Gaussian windows."""
+  f, n, b = 2.9e-3, 1.0, 256 / 3.1e-3
+  costs = []
+  for d in depths:
+    deblurred = []
+    for k, df in enumerate(focus):
+      radius = min(b * f * f * abs(d - df) / (d * n * (df - f)) / 2, max_radius)
+      psf = _disk(round(float(radius), 12))
+      deblurred.append(np.stack([restoration.wiener(stack[k, ..., c], psf, balance, clip=False)
+                                 for c in range(stack.shape[-1])], -1))
+    deblurred = np.stack(deblurred)
+    mu = ndimage.gaussian_filter(deblurred.mean(0), sigma=(1, 1, 0), truncate=4.0, mode='reflect')
+    var = ndimage.gaussian_filter(((deblurred - mu) ** 2).mean(0), sigma=(1, 1, 0), truncate=4.0, mode='reflect')
+    costs.append(np.sqrt(var).sum(-1))
+  return np.stack(costs)
+
+
+def test_cost_volume_matches_the_scikit_image_reference_loop():
+  stack = np.random.default_rng(0).random((3, 26, 31, 3))
+  ref = reference_cost_volume(stack, FOCUS, DEPTHS)
+  out = np.asarray(optics.defocus_cost_volume(stack.astype(np.float32), FOCUS, CAM, DEPTHS, hypotheses_per_block=2))
+  assert out.shape == (5, 26, 31)
+  assert np.max(np.abs(out - ref)) / np.max(ref) < 1e-4
+
+
+def test_normalization_is_the_stated_tanh_and_min_max():
+  cost = np.random.default_rng(1).random((6, 5, 4)) * 0.5
+  squashed = np.tanh(np.arctanh(0.999) / 0.3 * cost)
+  ref = (squashed - squashed.min(0)) / (squashed.max(0) - squashed.min(0) + 1e-8)
+  np.testing.assert_allclose(np.asarray(optics.normalize_cost_volume(cost.astype(np.float32))), ref, atol=1e-4)
+  assert optics.DDFS_TANH_SCALE == pytest.approx(12.6673, abs=1e-4)
+
+
+def test_cost_is_lowest_at_the_true_depth_for_a_rendered_textured_plane():
+  rng = np.random.default_rng(2)
+  texture = ndimage.zoom(rng.random((16, 16, 3)), (4, 4, 1), order=1)  # 64x64, texture at several scales
+  true_depth = 0.5
+  stack = optics.render_focal_stack(texture, np.full((64, 64), true_depth), CAM, FOCUS)
+  hyps = np.linspace(0.1, 3.0, 30)
+  cost = np.asarray(optics.defocus_cost_volume(stack, FOCUS, CAM, hyps))
+  centre = cost[:, 16:48, 16:48].mean(axis=(1, 2))
+  assert abs(hyps[np.argmin(centre)] - true_depth) <= 0.11
+
+
+def test_cost_volume_gradient_matches_finite_differences():
+  rng = np.random.default_rng(3)
+  with jax.enable_x64(True):
+    stack = jnp.asarray(rng.random((2, 12, 13, 1)))
+    w = jnp.asarray(rng.random((2, 12, 13)))
+    loss = lambda s: jnp.sum(optics.defocus_cost_volume(s, [0.1, 0.3], CAM, [0.2, 0.6], max_radius_px=3.0) * w)
+    direction = jnp.asarray(rng.standard_normal(stack.shape))
+    grad = jax.grad(loss)(stack)
+    eps = 1e-6
+    fd = (loss(stack + eps * direction) - loss(stack - eps * direction)) / (2 * eps)
+    assert float(jnp.sum(grad * direction)) == pytest.approx(float(fd), rel=1e-5)
+
+
+def test_cost_volume_bad_input():
+  stack = np.zeros((3, 16, 16, 3), np.float32)
+  with pytest.raises(ValueError, match='3 images but 2 focus distances'):
+    optics.defocus_cost_volume(stack, [0.1, 0.3], CAM, DEPTHS)
+  with pytest.raises(ValueError, match='exceed the focal length'):
+    optics.defocus_cost_volume(stack, [0.001, 0.3, 1.5], CAM, DEPTHS)
+  with pytest.raises(ValueError, match='NaN'):
+    optics.defocus_cost_volume(np.full((3, 16, 16, 3), np.nan, np.float32), FOCUS, CAM, DEPTHS)
+  with pytest.raises(ValueError, match=r'focal_stack must have shape \(K, H, W, C\)'):
+    optics.defocus_cost_volume(stack[0], FOCUS, CAM, DEPTHS)
+  with pytest.raises(ValueError, match='> 0'):
+    optics.defocus_cost_volume(stack, FOCUS, CAM, [0.0, 1.0])
