@@ -34,7 +34,7 @@ def ddfs_depth_hypotheses(num: int = 64, min_depth_m: float = 0.1, max_depth_m: 
 
 def defocus_cost_volume(focal_stack, focus_distances_m, camera: ThinLensCamera, depth_hypotheses_m, *,
                         balance: float = 0.01, max_radius_px: float = 10.0, sigma_px: float = 1.0,
-                        hypotheses_per_block: int = 8) -> jax.Array:
+                        hypotheses_per_block: int = 4) -> jax.Array:
   """Raw DDFS cost C(x, i) (lower = more consistent with depth i).
 
   Args:
@@ -71,16 +71,21 @@ def _cost_volume(stack, focus, depths, camera, balance, max_radius_px, sigma_px,
   shape = stack.shape[1:3]
   support = psf_lib.disk_support(max_radius_px)
   spectra = jnp.fft.rfft2(jnp.moveaxis(stack, -1, 1))  # (K, C, H, Wr)
+  spectra_re, spectra_im = spectra.real, spectra.imag  # real filters times real planes: cheaper than complex
   reg = deconvolution.laplacian_otf(shape, stack.dtype) ** 2
   window = filters.gaussian_kernel1d(sigma_px)
 
   def one_hypothesis(depth):
     radius = camera.psf_radius_px(depth, focus, max_radius_px)  # (K,)
     otf = psf_lib.disk_otf(radius, shape, support)  # (K, H, Wr), real: the disk is symmetric
-    deblurred = jnp.fft.irfft2((otf / (otf * otf + balance * reg))[:, None] * spectra, s=shape)  # (K, C, H, W)
-    mu = filters.separable_filter(jnp.mean(deblurred, axis=0), window)  # (C, H, W)
-    var = filters.separable_filter(jnp.mean((deblurred - mu) ** 2, axis=0), window)
-    return jnp.sum(psf_lib._safe_sqrt(var), axis=0)  # (H, W)
+    gain = (otf / (otf * otf + balance * reg))[:, None]  # the Wiener filter, real for a real OTF
+    deblurred = jnp.fft.irfft2(jax.lax.complex(gain * spectra_re, gain * spectra_im), s=shape)  # (K, C, H, W)
+    # mean_k (I'_k − μ)² = mean_k I'_k² − 2μ·mean_k I'_k + μ²: both moments in one pass over the K images.
+    first = jnp.mean(deblurred, axis=0)
+    second = jnp.mean(deblurred * deblurred, axis=0)
+    mu = filters.separable_filter(first, window)  # (C, H, W)
+    var = filters.separable_filter(second - 2.0 * mu * first + mu * mu, window)
+    return jnp.sum(psf_lib.safe_sqrt(jnp.maximum(var, 0.0)), axis=0)  # (H, W)
 
   return jax.lax.map(one_hypothesis, depths, batch_size=block)
 

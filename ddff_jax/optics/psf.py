@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def _safe_sqrt(a):
+def safe_sqrt(a):
   """sqrt with a finite gradient at 0 (the disk area formula hits sqrt(0) on every tangent)."""
   positive = a > 0
   return jnp.where(positive, jnp.sqrt(jnp.where(positive, a, 1.0)), 0.0)
@@ -20,11 +20,11 @@ def _safe_sqrt(a):
 def _quadrant_area(x, y, radius):
   """Area of {0 <= X <= x, 0 <= Y <= y, X² + Y² <= r²} for x, y >= 0."""
   xc = jnp.minimum(x, radius)
-  crossing = _safe_sqrt(radius * radius - y * y)  # where the circle meets Y = y
+  crossing = safe_sqrt(radius * radius - y * y)  # where the circle meets Y = y
   t1 = jnp.minimum(crossing, xc)
 
   def under_arc(t):  # ∫_0^t sqrt(r² − s²) ds
-    s = _safe_sqrt(radius * radius - t * t)
+    s = safe_sqrt(radius * radius - t * t)
     return 0.5 * (t * s + radius * radius * jnp.arctan2(t, s))
 
   return y * t1 + under_arc(xc) - under_arc(t1)
