@@ -1,0 +1,1 @@
+"""ml_collections experiment configs: each module defines get_config()."""

@@ -1,0 +1,105 @@
+"""Deterministic, resumable input pipeline over random-access sources.
+
+The batch at step t is a pure function of (seed, t): the example order is a fresh permutation each epoch, and
+augmentations (random crops, flips) are keyed by (seed, step, position). The iterator state to checkpoint is therefore
+the step alone, and a resumed run sees exactly the batches an uninterrupted run would have. Each host reads only its
+contiguous share of the global batch; `to_global` assembles the shares into one array sharded over the mesh.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Mapping, Sequence
+
+import jax
+import numpy as np
+
+# A source: `len(source)` and `source[i]` -> dict of numpy arrays (one example).
+Source = Sequence[Mapping[str, np.ndarray]]
+
+
+class ArraySource:
+  """Examples held as stacked arrays: `ArraySource(stack=(N, ...), disparity=(N, ...))`."""
+
+  def __init__(self, **arrays):
+    sizes = {len(v) for v in arrays.values()}
+    if len(sizes) != 1:
+      raise ValueError(f'all arrays need the same number of examples, got {({k: len(v) for k, v in arrays.items()})}.')
+    self.arrays = arrays
+
+  def __len__(self):
+    return len(next(iter(self.arrays.values())))
+
+  def __getitem__(self, index):
+    return {k: v[index] for k, v in self.arrays.items()}
+
+
+def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
+  return np.random.default_rng([seed, epoch]).permutation(num_examples)
+
+
+def batch_indices(num_examples: int, global_batch: int, step: int, seed: int) -> np.ndarray:
+  """Example indices of the global batch at `step`: consecutive slices of per-epoch permutations."""
+  start = step * global_batch
+  out, position = [], start
+  while len(out) < global_batch:
+    epoch, offset = divmod(position, num_examples)
+    take = min(global_batch - len(out), num_examples - offset)
+    out.extend(epoch_permutation(num_examples, seed, epoch)[offset:offset + take])
+    position += take
+  return np.asarray(out)
+
+
+@dataclasses.dataclass(frozen=True)
+class Augment:
+  """Random crop to (crop_h, crop_w) (0 = no crop) and horizontal/vertical flips, applied alike to every image-like
+  field. `image_fields` have (..., H, W, C) layout, `map_fields` (..., H, W)."""
+  crop: tuple[int, int] = (0, 0)
+  flip: bool = True
+  image_fields: tuple[str, ...] = ('stack',)
+  map_fields: tuple[str, ...] = ('disparity',)
+
+  def __call__(self, example, rng: np.random.Generator):
+    example = dict(example)
+    ref = example[self.map_fields[0]]
+    h, w = ref.shape[-2:]
+    ch, cw = self.crop
+    if ch and cw:
+      if ch > h or cw > w:
+        raise ValueError(f'crop {ch}x{cw} is larger than the {h}x{w} examples.')
+      y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
+      for k in self.image_fields:
+        example[k] = example[k][..., y:y + ch, x:x + cw, :]
+      for k in self.map_fields:
+        example[k] = example[k][..., y:y + ch, x:x + cw]
+    if self.flip:
+      for axis_img, axis_map in ((-2, -1), (-3, -2)):
+        if rng.random() < 0.5:
+          for k in self.image_fields:
+            example[k] = np.flip(example[k], axis_img)
+          for k in self.map_fields:
+            example[k] = np.flip(example[k], axis_map)
+    return {k: np.ascontiguousarray(v) for k, v in example.items()}
+
+
+def host_batch(source: Source, step: int, global_batch: int, seed: int,
+               augment: Callable | None = None, process_index: int | None = None,
+               process_count: int | None = None) -> dict[str, np.ndarray]:
+  """This host's share of the global batch at `step` (stacked numpy arrays)."""
+  process_index = jax.process_index() if process_index is None else process_index
+  process_count = jax.process_count() if process_count is None else process_count
+  if global_batch % process_count:
+    raise ValueError(f'global batch {global_batch} does not split over {process_count} hosts.')
+  per_host = global_batch // process_count
+  indices = batch_indices(len(source), global_batch, step, seed)
+  examples = []
+  for position in range(process_index * per_host, (process_index + 1) * per_host):
+    example = source[int(indices[position])]
+    if augment is not None:
+      example = augment(example, np.random.default_rng([seed, step, position, 7]))
+    examples.append(example)
+  return {k: np.stack([e[k] for e in examples]) for k in examples[0]}
+
+
+def to_global(batch: Mapping[str, np.ndarray], sharding) -> dict[str, jax.Array]:
+  """Per-host numpy shares -> global arrays laid out by `sharding` (batch on the mesh's data axis)."""
+  return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in batch.items()}

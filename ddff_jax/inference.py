@@ -1,0 +1,130 @@
+"""What the predict/evaluate/refocus entry points share: reading inputs, choosing a method, one-line CLI errors."""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import numpy as np
+
+from ddff_jax import optics
+from ddff_jax.data import ddff as ddff_data
+from ddff_jax.data import hci, stacks
+
+EXPECTED_ERRORS = (FileNotFoundError, ValueError, KeyError, TypeError, OSError)
+
+
+def one_line_errors(main):
+  """Turns expected user errors (bad paths, shapes, keys) into `error: …` on stderr and exit status 2."""
+  @functools.wraps(main)
+  def wrapped(*args, **kwargs):
+    from absl import logging
+    logging.set_verbosity(logging.WARNING)
+    try:
+      return main(*args, **kwargs)
+    except EXPECTED_ERRORS as e:
+      message = str(e).strip('"\'') or type(e).__name__
+      print(f'error: {message}', file=sys.stderr)
+      sys.exit(2)
+  return wrapped
+
+
+def parse_disparities(spec: str) -> np.ndarray:
+  """'ddff:S' (the DDFF camera's S focus disparities), 'linspace:LO,HI,S', or a comma-separated list."""
+  spec = spec.strip()
+  try:
+    if spec.startswith('ddff:'):
+      return optics.DDFF_CAMERA.focal_stack_disparities(int(spec[5:]))
+    if spec.startswith('linspace:'):
+      lo, hi, n = spec[9:].split(',')
+      return np.linspace(float(lo), float(hi), int(n))
+    values = np.array([float(v) for v in spec.split(',') if v.strip()])
+  except ValueError as e:
+    raise ValueError(f"cannot parse disparities {spec!r}: use 'ddff:10', 'linspace:-2.5,2.5,10' or '0.1,0.2'.") from e
+  if values.size == 0:
+    raise ValueError(f'no disparities in {spec!r}.')
+  return values
+
+
+def load_light_field(path):
+  """HCI-layout folder or DDFF `LF_XXXX.npy` -> (light field uint8 (U, V, H, W, 3), ground-truth disparity or None)."""
+  path = os.fspath(path)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'input not found: {path}')
+  if os.path.isdir(path):
+    scene = hci.read_hci_scene(path)
+    return scene.light_field, scene.disparity
+  if path.endswith('.npy'):
+    lf = ddff_data.read_raw_light_field(path)
+    depth = os.path.join(os.path.dirname(path), os.path.basename(path).replace('LF_', 'DEPTH_').replace('.npy', '.png'))
+    gt = ddff_data.depth_png_to_disparity(hci.formats.read_image(depth)) if os.path.isfile(depth) else None
+    return lf, gt
+  raise ValueError(f'{path}: expected an HCI scene folder or a DDFF LF_XXXX.npy light field.')
+
+
+def load_stack(path, disparities_spec: str | None, *, h5_split: str = 'test', h5_index: int = 0):
+  """Any supported input -> (focal stack float32 (S, H, W, 3) in [0, 1], focus disparities (S,) or None,
+  ground-truth disparity (H, W) or None).
+
+  Inputs: a folder of slice images; an HCI scene folder or a DDFF `LF_XXXX.npy` light field (refocused to
+  `disparities_spec`); a `.npy`/`.npz` focal stack; a published DDFF `.h5` file (`h5_split`, `h5_index`).
+  """
+  path = os.fspath(path)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'input not found: {path}')
+  focus = parse_disparities(disparities_spec) if disparities_spec else None
+  gt = None
+  is_lf = (os.path.isdir(path) and os.path.isfile(os.path.join(path, 'input_Cam000.png'))) or (
+      path.endswith('.npy') and np.load(path, mmap_mode='r').ndim == 5)
+  if is_lf:
+    lf, gt = load_light_field(path)
+    if focus is None:
+      raise ValueError('refocusing a light field needs --disparities (e.g. ddff:10 or linspace:-2.5,2.5,10).')
+    stack = np.asarray(optics.refocus(lf, focus))
+  elif os.path.isdir(path):
+    stack = stacks.read_stack_folder(path)
+  elif path.endswith(('.npy', '.npz')):
+    stack = stacks.read_stack_array(path)
+  elif path.endswith(('.h5', '.hdf5')):
+    reader = ddff_data.DDFFH5(path, h5_split)
+    if not 0 <= h5_index < len(reader):
+      raise ValueError(f'--h5_index {h5_index} is out of range: the {h5_split} split holds {len(reader)} stacks.')
+    item = reader[h5_index]
+    stack, gt = item['stack'], item.get('disparity')
+    if focus is None:
+      focus = optics.DDFF_CAMERA.focal_stack_disparities(stack.shape[0])
+  else:
+    raise ValueError(f'{path}: unsupported input; expected an image folder, HCI folder, .npy/.npz or .h5 file.')
+  stack = np.asarray(stack)
+  stack = stack.astype(np.float32) / 255.0 if stack.dtype == np.uint8 else np.clip(stack.astype(np.float32), 0, 1)
+  if focus is not None and len(focus) != stack.shape[0]:
+    raise ValueError(f'the stack has {stack.shape[0]} slices but {len(focus)} focus disparities were given.')
+  return stack, focus, gt
+
+
+class Predictor:
+  """A depth-from-focus method with one interface: stack (S, H, W, 3) [0, 1] + focus disparities -> (H, W)."""
+
+  def __init__(self, method: str, workdir: str | None = None, which: str = 'best'):
+    self.method = method
+    if method == 'classical':
+      self.num_slices, self.name = None, 'classical DFF (modified Laplacian, parabolic)'
+    elif method == 'checkpoint':
+      if not workdir:
+        raise ValueError('--method=checkpoint needs --workdir (a training workdir).')
+      import jax
+      from ddff_jax import checkpoints
+      model, config, step = checkpoints.load_model(workdir, which)
+      self.num_slices, self.name = config.model.num_slices, f'{config.model.name} ({workdir}, step {step})'
+      self._forward = jax.jit(lambda s: model(s[None])[0])
+    else:
+      raise ValueError(f"--method must be 'checkpoint' or 'classical', got {method!r}.")
+
+  def __call__(self, stack, focus_disparities):
+    if self.method == 'classical':
+      if focus_disparities is None:
+        raise ValueError('the classical method needs the focus disparities of the stack (--disparities).')
+      return np.asarray(optics.depth_from_focus(stack, focus_disparities, window=5))
+    if stack.shape[0] != self.num_slices:
+      raise ValueError(f'the model was trained on {self.num_slices}-slice stacks; this stack has {stack.shape[0]}.')
+    return np.asarray(self._forward(stack))

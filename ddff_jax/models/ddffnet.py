@@ -1,0 +1,106 @@
+"""DDFFNet (Hazirbas et al., ACCV 2018): a VGG-16 encoder-decoder shared by all focal slices and a 1×1 scorer.
+
+    (B, S, H, W, 3) → slices folded into the batch → encoder (VGG-16 convs + BN + ReLU, 2×2 max-pools, dropout
+    after pools 3–5) → decoder (×2 upsampling, optional skip concatenation, convs + BN + ReLU) → one map per slice
+    (B, S, H, W) → 1×1 convolution over S (no bias, no activation) → disparity (B, H, W).
+Variants of the paper's ablation: upsampling `upconv` (4×4 transposed conv, stride 2, optionally initialised
+bilinearly), `unpool` (max-unpooling with the encoder's pooling indices) or `bilinear`; skips any subset of
+cc1/cc2/cc3 (the output of encoder block K's last conv, concatenated after decoder stage K's upsampling).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from ddff_jax.models import layers
+
+ENCODER = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+# Decoder stages 5..1: (input channels, conv output channels, dropout after the stage).
+DECODER = ((512, (512, 512, 512), True), (512, (512, 512, 256), True), (256, (256, 256, 128), True),
+           (128, (128, 64), False), (64, (64, 1), False))
+UPSAMPLING = ('upconv', 'unpool', 'bilinear')
+SKIPS = ('cc1', 'cc2', 'cc3')
+
+
+class DDFFNet(nnx.Module):
+
+  def __init__(self, num_slices: int, *, upsample: str = 'upconv', skips=('cc3',), width: float = 1.0,
+               dropout: float = 0.5, bilinear_init: bool = True, normalization: str = 'unit', rngs: nnx.Rngs):
+    if upsample not in UPSAMPLING:
+      raise ValueError(f'upsample must be one of {UPSAMPLING}, got {upsample!r}.')
+    skips = tuple(sorted(set(skips)))
+    if not set(skips) <= set(SKIPS):
+      raise ValueError(f'skips must be a subset of {SKIPS}, got {skips}.')
+    if normalization not in layers.NORMALIZATIONS:
+      raise ValueError(f'normalization must be one of {layers.NORMALIZATIONS}, got {normalization!r}.')
+    if num_slices < 1 or width <= 0:
+      raise ValueError(f'need num_slices >= 1 and width > 0, got {num_slices}, {width}.')
+    self.num_slices, self.upsample, self.skips, self.normalization = num_slices, upsample, skips, normalization
+    ch = lambda c: layers.scaled_width(c, width)
+
+    self.encoder = nnx.List()
+    in_ch = 3
+    for block in ENCODER:
+      convs = nnx.List()
+      for out in block:
+        convs.append(layers.ConvBNReLU(in_ch, ch(out), rngs=rngs))
+        in_ch = ch(out)
+      self.encoder.append(convs)
+    self.decoder = nnx.List()
+    self.upconvs = nnx.List()
+    for stage, (stage_in, outs, _) in zip((5, 4, 3, 2, 1), DECODER):
+      c = ch(stage_in)
+      if upsample == 'upconv':
+        init = (lambda key, shape, dtype=jnp.float32: jnp.asarray(layers.bilinear_upconv_kernel(shape[-1]), dtype)) \
+            if bilinear_init else nnx.initializers.lecun_normal()
+        self.upconvs.append(nnx.ConvTranspose(c, c, (4, 4), strides=(2, 2), padding='SAME', use_bias=False,
+                                              kernel_init=init, rngs=rngs))
+      convs = nnx.List()
+      in_ch = c + (ch(ENCODER[stage - 1][-1]) if f'cc{stage}' in skips else 0)
+      for i, out in enumerate(outs):
+        out_ch = 1 if (stage == 1 and i == len(outs) - 1) else ch(out)
+        convs.append(layers.ConvBNReLU(in_ch, out_ch, rngs=rngs))
+        in_ch = out_ch
+      self.decoder.append(convs)
+    self.dropout = nnx.Dropout(dropout, rngs=rngs)
+    self.scorer = nnx.Conv(num_slices, 1, (1, 1), use_bias=False, rngs=rngs)
+
+  def per_slice_maps(self, images):
+    """Shared encoder-decoder: (N, H, W, 3) with H, W multiples of 32 -> (N, H, W) one map per image."""
+    x = layers.normalize_input(images, self.normalization)
+    features, masks = [], []
+    for k, block in enumerate(self.encoder, start=1):
+      for conv in block:
+        x = conv(x)
+      features.append(x)
+      x, mask = layers.max_pool_with_indices(x)
+      masks.append(mask)
+      if k >= 3:
+        x = self.dropout(x)
+    for i, (stage, (_, _, drop)) in enumerate(zip((5, 4, 3, 2, 1), DECODER)):
+      if self.upsample == 'upconv':
+        x = self.upconvs[i](x)
+      elif self.upsample == 'unpool':
+        x = layers.max_unpool(x, masks[stage - 1])
+      else:
+        x = layers.bilinear_upsample(x)
+      if f'cc{stage}' in self.skips:
+        x = jnp.concatenate([x, features[stage - 1]], axis=-1)
+      for conv in self.decoder[i]:
+        x = conv(x)
+      if drop:
+        x = self.dropout(x)
+    return x[..., 0]
+
+  def __call__(self, stack):
+    """stack (B, S, H, W, 3) float in [0, 1] -> disparity (B, H, W). Any H, W: reflect-padded to multiples of 32
+    and cropped back."""
+    if stack.ndim != 5 or stack.shape[1] != self.num_slices or stack.shape[-1] != 3:
+      raise ValueError(f'DDFFNet expects a focal stack (B, {self.num_slices}, H, W, 3), got shape {stack.shape}.')
+    b, s, h, w, _ = stack.shape
+    padded, sizes = layers.pad_to_multiple(stack, 32, axes=(2, 3))
+    maps = self.per_slice_maps(padded.reshape((b * s,) + padded.shape[2:]))  # slices share the weights
+    maps = maps.reshape(b, s, *maps.shape[1:]).transpose(0, 2, 3, 1)  # (B, Hp, Wp, S)
+    disparity = self.scorer(maps)[..., 0]
+    return layers.crop_to(disparity, sizes)

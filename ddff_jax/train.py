@@ -1,0 +1,233 @@
+"""python -m ddff_jax.train [--config=path/to/config.py[:overrides]] [--workdir=DIR] [--config.train.num_steps=N]
+
+Data-parallel training over every device of every host: a `data` mesh axis carries the batch, parameters are
+replicated, and BatchNorm statistics are taken over the global batch (XLA all-reduces them). Checkpoints (model,
+optimiser, step; the input pipeline's state is the step) are written every `checkpoint_every` steps and at the end;
+a restarted run resumes from the newest readable one and continues exactly. Metrics go to <workdir>/metrics.jsonl,
+pictures to <workdir>/pictures/. Multi-host: pass --coordinator_address, --num_processes, --process_id (or set them
+up the way `jax.distributed.initialize()` detects on your cluster).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+_DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'default.py')
+config_flags.DEFINE_config_file('config', _DEFAULT_CONFIG, 'Experiment config file (defines get_config()).')
+flags.DEFINE_string('workdir', 'runs/default', 'Where checkpoints, metrics and pictures go.')
+flags.DEFINE_string('coordinator_address', None, 'Multi-host: address of process 0, host:port.')
+flags.DEFINE_integer('num_processes', None, 'Multi-host: number of processes.')
+flags.DEFINE_integer('process_id', None, 'Multi-host: this process.')
+flags.DEFINE_bool('progress', True, 'Show a progress bar.')
+FLAGS = flags.FLAGS
+
+
+def make_optimizer(train_config, steps_per_epoch: int):
+  import optax
+  decay_steps = max(1, int(train_config.lr_decay_epochs * steps_per_epoch))
+  schedule = optax.exponential_decay(train_config.learning_rate, decay_steps, train_config.lr_decay, staircase=True)
+  parts = [optax.clip_by_global_norm(train_config.grad_clip)] if train_config.grad_clip else []
+  if train_config.weight_decay:
+    parts.append(optax.add_decayed_weights(train_config.weight_decay))  # L2 on the loss, as the paper
+  if train_config.optimizer == 'sgd':
+    parts.append(optax.sgd(schedule, momentum=train_config.momentum))
+  elif train_config.optimizer == 'adam':
+    parts.append(optax.adam(schedule))
+  else:
+    raise ValueError(f"train.optimizer must be 'sgd' or 'adam', got {train_config.optimizer!r}.")
+  return optax.chain(*parts), schedule
+
+
+def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from flax import nnx
+  from jax.sharding import NamedSharding, PartitionSpec as P
+
+  from ddff_jax import checkpoints, metrics, visualize
+  from ddff_jax.data import pipeline, sources
+  from ddff_jax.models.registry import build_model
+
+  checkpoints.prepare_workdir(workdir, config)
+  num_devices = jax.device_count()
+  if config.train.batch_size % num_devices:
+    raise SystemExit(f'error: train.batch_size={config.train.batch_size} does not split over {num_devices} devices.')
+  # Auto axes: XLA propagates the batch sharding through the model (and all-reduces BatchNorm statistics).
+  mesh = jax.make_mesh((num_devices,), ('data',), axis_types=(jax.sharding.AxisType.Auto,))
+  data_sharding, replicated = NamedSharding(mesh, P('data')), NamedSharding(mesh, P())
+
+  train_source, val_source, info = sources.build_sources(config.data, config.seed)
+  augment = pipeline.Augment(crop=tuple(config.data.crop), flip=config.data.flip)
+  steps_per_epoch = max(1, len(train_source) // config.train.batch_size)
+  tx, schedule = make_optimizer(config.train, steps_per_epoch)
+
+  model = build_model(config.model, config.seed)
+  optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+  graphdef, state = nnx.split((model, optimizer))
+  state = jax.device_put(state, replicated)
+
+  @functools.partial(jax.jit, donate_argnums=(0,))
+  def train_step(state, batch):
+    model, optimizer = nnx.merge(graphdef, state)
+    model.train()
+
+    def loss_fn(model):
+      return metrics.masked_mse(model(batch['stack']), batch['disparity'])
+
+    loss, grads = nnx.value_and_grad(loss_fn)(model)
+    optimizer.update(model, grads)
+    return nnx.state((model, optimizer)), {'loss': loss, 'grad_norm': optax_global_norm(grads)}
+
+  @jax.jit
+  def predict(state, stack):
+    model, _ = nnx.merge(graphdef, state)
+    model.eval()
+    return model(stack)
+
+  latest, best = checkpoints.managers(workdir, config.keep_checkpoints)
+  step, items = checkpoints.restore_newest_readable(latest, {'model': state[0], 'optimizer': state[1]})
+  start = 0
+  if items is not None:
+    state = nnx.State({0: items['model'], 1: items['optimizer']})
+    start = step
+    print(f'resuming from step {step} in {workdir}', flush=True)
+  log = MetricsLog(os.path.join(workdir, 'metrics.jsonl'), keep_until=start)
+
+  def validate(state, step):
+    preds, per_image = [], []
+    for i in range(0, len(val_source), config.train.batch_size):
+      chunk = val_source[slice(i, i + config.train.batch_size)]
+      pred = np.asarray(predict(state, jnp.asarray(chunk['stack'])))
+      preds.append(pred)
+      per_image += [metrics.ddff_image_metrics(p, g) for p, g in zip(pred, chunk['disparity'])]
+    summary = metrics.mean_over_images(per_image)
+    return summary, np.concatenate(preds)
+
+  bar = _progress(start, config.train.num_steps, progress and jax.process_index() == 0)
+  t0, seen = time.perf_counter(), 0
+  history = {}
+  for step in range(start, config.train.num_steps):
+    batch = pipeline.to_global(
+        pipeline.host_batch(train_source, step, config.train.batch_size, config.seed, augment), data_sharding)
+    state, stats = train_step(state, batch)
+    seen += 1
+    done = step + 1
+    if done % config.log_every == 0 or done == config.train.num_steps:
+      stats = jax.device_get(stats)
+      rate = seen * config.train.batch_size / (time.perf_counter() - t0)
+      record = {'step': done, 'train_loss': float(stats['loss']), 'grad_norm': float(stats['grad_norm']),
+                'learning_rate': float(schedule(done)), 'stacks_per_second': rate}
+      log.write(record)
+      bar.update(done, f'loss {record["train_loss"]:.3g}  {rate:.1f} stacks/s')
+      t0, seen = time.perf_counter(), 0
+    is_eval = done % config.eval_every == 0 or done == config.train.num_steps
+    summary = None
+    if is_eval:
+      summary, preds = validate(state, done)
+      log.write({'step': done, **{f'val_{k}': v for k, v in summary.items()}})
+      history = summary
+      if jax.process_index() == 0:
+        visualize.save_prediction_panel(os.path.join(workdir, 'pictures', f'val_step{done:06d}.png'),
+                                        val_source[0]['stack'], val_source[0]['disparity'], preds[0],
+                                        title=f'step {done}: validation MSE {summary["mse"]:.3g}')
+    if done % config.checkpoint_every == 0 or done == config.train.num_steps:
+      checkpoints.save(latest, done, {'model': state[0], 'optimizer': state[1]})
+    if summary is not None:
+      checkpoints.save(best, done, {'model': state[0], 'optimizer': state[1]}, metrics={'val_mse': summary['mse']})
+  latest.wait_until_finished()
+  best.wait_until_finished()
+  bar.close()
+  final = final_report(workdir, val_source, info, history, config, predict, state)
+  return final
+
+
+def optax_global_norm(tree):
+  import optax
+  return optax.global_norm(tree)
+
+
+def final_report(workdir, val_source, info, model_summary, config, predict, state):
+  """Compares the trained model with a constant-disparity predictor and the classical DFF on the validation set."""
+  import jax
+  import numpy as np
+  from ddff_jax import checkpoints, metrics
+  from ddff_jax.optics import dff
+
+  gts = val_source[:]['disparity']
+  train_median = float(np.median(gts[gts > 0]))  # the best constant for the mean absolute error, on val itself
+  constant = metrics.mean_over_images([metrics.ddff_image_metrics(np.full_like(g, train_median), g) for g in gts])
+  focus = info['focus_disparities']
+  classical = metrics.mean_over_images([
+      metrics.ddff_image_metrics(dff.depth_from_focus(s, focus, window=5), g)
+      for s, g in zip(val_source[:]['stack'], gts)])
+  report = {'step': config.train.num_steps, 'model': model_summary, 'constant_disparity': constant,
+            'classical_dff': classical}
+  if jax.process_index() == 0:
+    checkpoints.write_json_atomic(os.path.join(workdir, 'final_metrics.json'), report)
+    print(f'validation MSE — model {model_summary.get("mse", float("nan")):.4g}, classical DFF '
+          f'{classical["mse"]:.4g}, constant disparity {constant["mse"]:.4g}  ({workdir}/final_metrics.json)',
+          flush=True)
+  return report
+
+
+class MetricsLog:
+  """Append-only JSONL; on resume, records after the restored step (written by the killed run) are dropped."""
+
+  def __init__(self, path: str, keep_until: int):
+    self.path = path
+    import jax
+    self.enabled = jax.process_index() == 0
+    if self.enabled and os.path.exists(path):
+      with open(path) as f:
+        rows = [r for r in (json.loads(l) for l in f if l.strip()) if r.get('step', 0) <= keep_until]
+      tmp = path + '.tmp'
+      with open(tmp, 'w') as f:
+        f.writelines(json.dumps(r) + '\n' for r in rows)
+      os.replace(tmp, path)
+
+  def write(self, record: dict):
+    if self.enabled:
+      with open(self.path, 'a') as f:
+        f.write(json.dumps(record) + '\n')
+
+
+class _progress:
+  def __init__(self, start, total, enabled):
+    self.bar = None
+    if enabled:
+      from tqdm import tqdm
+      self.bar = tqdm(total=total, initial=start, desc='train', dynamic_ncols=True, file=sys.stderr)
+    self.last = start
+
+  def update(self, step, text):
+    if self.bar is not None:
+      self.bar.update(step - self.last)
+      self.bar.set_postfix_str(text)
+    self.last = step
+
+  def close(self):
+    if self.bar is not None:
+      self.bar.close()
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  import jax
+  from absl import logging
+  logging.set_verbosity(logging.WARNING)  # orbax reports every save at INFO
+  if FLAGS.coordinator_address:
+    jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+  train_and_evaluate(FLAGS.config, FLAGS.workdir, FLAGS.progress)
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,71 @@
+"""Colour-mapped pictures of predictions, ground truth and errors (written atomically as PNG)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def _pyplot():
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  return plt
+
+
+def save_figure(fig, path: str) -> None:
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tmp = path + '.tmp.png'
+  fig.savefig(tmp, dpi=100, bbox_inches='tight')
+  os.replace(tmp, path)
+  _pyplot().close(fig)
+
+
+def colorize(values, vmin=None, vmax=None, cmap: str = 'viridis', invalid=None) -> np.ndarray:
+  """(H, W) values -> (H, W, 3) uint8 with a matplotlib colour map; `invalid` pixels (mask) are black."""
+  plt = _pyplot()
+  values = np.asarray(values, np.float64)
+  finite = np.isfinite(values) if invalid is None else (~np.asarray(invalid) & np.isfinite(values))
+  vmin = np.min(values[finite]) if vmin is None and finite.any() else (vmin or 0.0)
+  vmax = np.max(values[finite]) if vmax is None and finite.any() else (vmax or 1.0)
+  scaled = np.clip((values - vmin) / max(vmax - vmin, 1e-12), 0, 1)
+  rgb = (plt.get_cmap(cmap)(scaled)[..., :3] * 255).astype(np.uint8)
+  rgb[~finite] = 0
+  return rgb
+
+
+def save_prediction_panel(path: str, stack, gt, pred, title: str = '', value_name: str = 'disparity (px)') -> None:
+  """Four panels: the middle focal slice, ground truth, prediction (same colour scale) and |error|."""
+  plt = _pyplot()
+  stack, gt, pred = np.asarray(stack), np.asarray(gt), np.asarray(pred)
+  valid = gt > 0
+  lo = float(np.min(gt[valid])) if valid.any() else float(np.min(pred))
+  hi = float(np.max(gt[valid])) if valid.any() else float(np.max(pred))
+  fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
+  axes[0].imshow(np.clip(stack[len(stack) // 2], 0, 1))
+  axes[0].set_title('focal slice (middle)')
+  im = axes[1].imshow(np.where(valid, gt, np.nan), vmin=lo, vmax=hi, cmap='viridis')
+  axes[1].set_title(f'ground truth {value_name}')
+  axes[2].imshow(pred, vmin=lo, vmax=hi, cmap='viridis')
+  axes[2].set_title('prediction')
+  fig.colorbar(im, ax=axes[1:3], fraction=0.025)
+  err = axes[3].imshow(np.where(valid, np.abs(pred - gt), np.nan), cmap='magma')
+  axes[3].set_title('|error| (black = no ground truth)')
+  fig.colorbar(err, ax=axes[3], fraction=0.046)
+  for a in axes:
+    a.axis('off')
+  fig.suptitle(title)
+  save_figure(fig, path)
+
+
+def save_badpix_curve(path: str, thresholds, curves: dict) -> None:
+  """BadPix(τ) curves of several methods: {name: (T,) percentages}."""
+  plt = _pyplot()
+  fig, ax = plt.subplots(figsize=(5, 3.6))
+  for name, curve in curves.items():
+    ax.plot(thresholds, curve, label=name)
+  ax.set_xlabel('threshold τ (px)')
+  ax.set_ylabel('BadPix(τ) %')
+  ax.grid(alpha=0.3)
+  ax.legend()
+  save_figure(fig, path)
