@@ -62,7 +62,7 @@ def write_submission(predictor, h5_path, output_dir) -> None:
     start = time.perf_counter()
     disparity = predictor(stack, focus)
     seconds = time.perf_counter() - start
-    scene, number = ddff_data.test_scene_of(item['index'])
+    scene, number = ddff_data.test_scene_of(item['index'], reader.stacks.shape[0])
     os.makedirs(os.path.join(output_dir, scene), exist_ok=True)
     _save_npy(os.path.join(output_dir, scene, f'DISP_{number:04d}.npy'), disparity.astype(np.float32))
     lines.append(f'{scene}/DISP_{number:04d} {seconds:.6f}\n')

@@ -9,10 +9,10 @@ def get_config():
       name='ddffnet', num_slices=10, upsample='upconv', skips=('cc3',), width=0.125, dropout=0.0,
       bilinear_init=True, normalization='unit'))
   c.data = ml_collections.ConfigDict(dict(
-      source='synthetic_lf', height=64, width=64, num_slices=10, num_objects=3, num_train=128, num_val=24,
+      source='synthetic_lf', height=32, width=32, num_slices=10, num_objects=2, num_train=256, num_val=32,
       crop=(0, 0), flip=True))
   c.train = ml_collections.ConfigDict(dict(
-      batch_size=8, num_steps=500, optimizer='adam', learning_rate=2e-3, momentum=0.9, weight_decay=0.0,
+      batch_size=8, num_steps=800, optimizer='adam', learning_rate=2e-3, momentum=0.9, weight_decay=0.0,
       lr_decay=0.9, lr_decay_epochs=4, grad_clip=5.0))
   c.log_every = 10
   c.eval_every = 100

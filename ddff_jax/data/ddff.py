@@ -24,9 +24,13 @@ TRAINVAL_FILE = 'ddff-dataset-trainval.h5'
 TEST_FILE = 'ddff-dataset-test.h5'
 
 
-def test_scene_of(index: int) -> tuple[str, int]:
-  """(scene name, 1-based image number) of test sample `index` (0..119)."""
-  return TEST_SCENES[index // TEST_IMAGES_PER_SCENE], index % TEST_IMAGES_PER_SCENE + 1
+def test_scene_of(index: int, total: int = len(TEST_SCENES) * TEST_IMAGES_PER_SCENE) -> tuple[str, int]:
+  """(scene name, 1-based image number) of test sample `index`: the file holds `total` stacks (120), the six test
+  scenes in order, equally many each."""
+  if total % len(TEST_SCENES):
+    raise ValueError(f'a DDFF test file holds an equal number of stacks per scene (6 scenes); got {total} stacks.')
+  per_scene = total // len(TEST_SCENES)
+  return TEST_SCENES[index // per_scene], index % per_scene + 1
 
 
 def depth_png_to_disparity(depth_mm, camera: LightFieldCamera = DDFF_CAMERA) -> np.ndarray:
@@ -85,7 +89,7 @@ class DDFFH5:
     present = sorted(self.file.keys())
     for key in (stack_key, disp_key):
       if key is not None and key not in present:
-        raise KeyError(f'{path} has no dataset {key!r} for the {split} split; it holds {present}. Expected '
+        raise formats.MissingKeyError(f'{path} has no dataset {key!r} for the {split} split; it holds {present}. Expected '
                        f'{list(k for k in H5_KEYS[split] if k)} (note: "stack_train", not "stacks_train").')
     self.stacks = self.file[stack_key]
     self.disps = self.file[disp_key] if disp_key else None

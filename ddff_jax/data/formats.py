@@ -8,6 +8,13 @@ import numpy as np
 from PIL import Image
 
 
+class MissingKeyError(KeyError):
+  """A key/dataset missing from a file; prints its message plainly (KeyError would print its repr)."""
+
+  def __str__(self):
+    return str(self.args[0]) if self.args else ''
+
+
 def read_pfm(path) -> np.ndarray:
   """Reads a PFM image ('Pf' grayscale or 'PF' colour) as float32 (H, W) or (H, W, 3), top row first.
 

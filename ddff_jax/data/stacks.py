@@ -29,7 +29,7 @@ def read_stack_array(path) -> np.ndarray:
   data = np.load(path)
   if isinstance(data, np.lib.npyio.NpzFile):
     if 'stack' not in data:
-      raise KeyError(f'{path} holds {sorted(data.keys())}; expected an array named "stack" (S, H, W, 3).')
+      raise formats.MissingKeyError(f'{path} holds {sorted(data.keys())}; expected an array named "stack" (S, H, W, 3).')
     data = data['stack']
   if data.ndim != 4 or data.shape[-1] != 3:
     raise ValueError(f'{path}: a focal stack is (S, H, W, 3), got shape {data.shape}.')

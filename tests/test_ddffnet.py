@@ -1,0 +1,105 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+
+from ddff_jax import metrics
+from ddff_jax.models import layers
+from ddff_jax.models.ddffnet import DDFFNet
+
+
+def _count(model, word):
+  leaves = jax.tree_util.tree_leaves_with_path(nnx.state(model, nnx.Param))
+  return sum(int(np.prod(v.shape)) for p, v in leaves if word in jax.tree_util.keystr(p))
+
+
+def test_cc3_upconv_has_the_papers_parameter_count():
+  model = DDFFNet(10, rngs=nnx.Rngs(0))
+  assert _count(model, 'kernel') == 39_774_474
+  assert _count(model, 'scale') == 7_937
+  encoder = sum(int(np.prod(v.shape)) for v in jax.tree.leaves(nnx.state(model.encoder, nnx.Param)))
+  assert encoder == 14_710_464 + 2 * 4_224  # VGG-16 conv weights + BN scale/bias of 4,224 channels
+
+
+@pytest.mark.parametrize('upsample', ['upconv', 'unpool', 'bilinear'])
+@pytest.mark.parametrize('skips', [(), ('cc1',), ('cc2', 'cc3')])
+def test_variants_shapes(upsample, skips):
+  model = DDFFNet(5, upsample=upsample, skips=skips, width=0.0625, rngs=nnx.Rngs(0))
+  assert model(jnp.ones((2, 5, 37, 45, 3))).shape == (2, 37, 45)  # odd sizes: padded to 64 and cropped back
+
+
+@pytest.mark.parametrize('slices', [5, 10, 15])
+def test_any_number_of_slices(slices):
+  model = DDFFNet(slices, width=0.0625, rngs=nnx.Rngs(0))
+  assert model(jnp.zeros((1, slices, 32, 32, 3))).shape == (1, 32, 32)
+  with pytest.raises(ValueError, match=f'expects a focal stack'):
+    model(jnp.zeros((1, slices + 1, 32, 32, 3)))
+
+
+def test_train_and_eval_modes_differ_only_by_dropout_and_batch_statistics():
+  x = jax.random.uniform(jax.random.PRNGKey(0), (2, 5, 32, 32, 3))
+  model = DDFFNet(5, width=0.0625, dropout=0.5, rngs=nnx.Rngs(0))
+  model.eval()
+  a, b = model(x), model(x)
+  np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # eval: deterministic, running statistics
+  model.train()
+  c, d = model(x), model(x)
+  assert not np.allclose(np.asarray(c), np.asarray(d))  # dropout draws differ between calls
+  no_drop = DDFFNet(5, width=0.0625, dropout=0.0, rngs=nnx.Rngs(0))
+  no_drop.train()
+  e, f = no_drop(x), no_drop(x)
+  np.testing.assert_allclose(np.asarray(e), np.asarray(f), rtol=1e-6)  # no dropout: train mode deterministic
+  no_drop.eval()
+  assert not np.allclose(np.asarray(no_drop(x)), np.asarray(e))  # batch vs running statistics
+
+
+def test_bilinear_upconv_reproduces_constant_and_linear_images():
+  channels = 2
+  up = nnx.ConvTranspose(channels, channels, (4, 4), strides=(2, 2), padding='SAME', use_bias=False,
+                         kernel_init=lambda *a, **k: jnp.asarray(layers.bilinear_upconv_kernel(channels)),
+                         rngs=nnx.Rngs(0))
+  const = up(jnp.full((1, 6, 7, channels), 3.0))
+  np.testing.assert_allclose(np.asarray(const)[0, 1:-1, 1:-1], 3.0, rtol=1e-6)
+  ramp = jnp.tile(jnp.arange(7.0)[None, None, :, None], (1, 6, 1, channels))  # value = column index
+  out = np.asarray(up(ramp))[0, 2:-2, 2:-2, 0]
+  # bilinear ×2 of a ramp: output column j sits at input position (j − 0.5) / 2, a linear function again
+  cols = np.arange(14)[2:-2]
+  np.testing.assert_allclose(out, np.tile((cols - 0.5) / 2, (out.shape[0], 1)), atol=1e-5)
+
+
+def test_unpool_places_values_at_the_argmax():
+  x = jnp.array([[1.0, 5.0, 2.0, 2.0], [3.0, 0.0, 9.0, 1.0]])[None, :, :, None]  # (1, 2, 4, 1)
+  pooled, mask = layers.max_pool_with_indices(x)
+  np.testing.assert_array_equal(np.asarray(pooled)[0, :, :, 0], [[5.0, 9.0]])
+  restored = np.asarray(layers.max_unpool(pooled, mask))[0, :, :, 0]
+  np.testing.assert_array_equal(restored, [[0, 5, 0, 0], [0, 0, 9, 0]])
+
+
+def test_pad_and_crop_reflect_to_multiples_of_32():
+  x = jnp.arange(2 * 33 * 40 * 1, dtype=jnp.float32).reshape(2, 33, 40, 1)
+  padded, sizes = layers.pad_to_multiple(x, 32, axes=(1, 2))
+  assert padded.shape == (2, 64, 64, 1) and sizes == (33, 40)
+  np.testing.assert_array_equal(np.asarray(padded)[:, 33, :40], np.asarray(x)[:, 31])  # reflection about row 32
+  np.testing.assert_array_equal(np.asarray(layers.crop_to(padded[..., 0], sizes)), np.asarray(x[..., 0]))
+
+
+def test_tiny_ddffnet_overfits_one_synthetic_stack():
+  from ddff_jax.data import synthetic
+  stack, disparity, _ = synthetic.sample_light_field_stack(jax.random.PRNGKey(3), synthetic.SceneConfig(32, 32), 5)
+  model = DDFFNet(5, width=0.125, dropout=0.0, skips=('cc1', 'cc2', 'cc3'), rngs=nnx.Rngs(0))
+  optimizer = nnx.Optimizer(model, optax.adam(3e-3), wrt=nnx.Param)
+  batch, target = stack[None], disparity[None]
+
+  @nnx.jit
+  def step(model, optimizer):
+    loss, grads = nnx.value_and_grad(lambda m: metrics.masked_mse(m(batch), target))(model)
+    optimizer.update(model, grads)
+    return loss
+
+  model.train()
+  first = float(step(model, optimizer))
+  for _ in range(150):
+    last = float(step(model, optimizer))
+  assert last < first / 10
