@@ -60,8 +60,7 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   num_devices = jax.device_count()
   if config.train.batch_size % num_devices:
     raise SystemExit(f'error: train.batch_size={config.train.batch_size} does not split over {num_devices} devices.')
-  # Auto axes: XLA propagates the batch sharding through the model (and all-reduces BatchNorm statistics).
-  mesh = jax.make_mesh((num_devices,), ('data',), axis_types=(jax.sharding.AxisType.Auto,))
+  mesh = make_mesh()
   data_sharding, replicated = NamedSharding(mesh, P('data')), NamedSharding(mesh, P())
 
   train_source, val_source, info = sources.build_sources(config.data, config.seed)
@@ -74,17 +73,7 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   graphdef, state = nnx.split((model, optimizer))
   state = jax.device_put(state, replicated)
 
-  @functools.partial(jax.jit, donate_argnums=(0,))
-  def train_step(state, batch):
-    model, optimizer = nnx.merge(graphdef, state)
-    model.train()
-
-    def loss_fn(model):
-      return metrics.masked_mse(model(batch['stack']), batch['disparity'])
-
-    loss, grads = nnx.value_and_grad(loss_fn)(model)
-    optimizer.update(model, grads)
-    return nnx.state((model, optimizer)), {'loss': loss, 'grad_norm': optax_global_norm(grads)}
+  train_step = make_train_step(graphdef)
 
   @jax.jit
   def predict(state, stack):
@@ -149,9 +138,33 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   return final
 
 
-def optax_global_norm(tree):
+def make_mesh():
+  """A 1-D mesh over every device of every host; Auto axes let XLA propagate the batch sharding through the model
+  (and all-reduce BatchNorm statistics and gradients)."""
+  import jax
+  return jax.make_mesh((jax.device_count(),), ('data',), axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def make_train_step(graphdef):
+  """The compiled step: (state of (model, optimizer), batch) -> (new state, {'loss', 'grad_norm'})."""
+  import jax
   import optax
-  return optax.global_norm(tree)
+  from flax import nnx
+  from ddff_jax import metrics
+
+  @functools.partial(jax.jit, donate_argnums=(0,))
+  def train_step(state, batch):
+    model, optimizer = nnx.merge(graphdef, state)
+    model.train()
+
+    def loss_fn(model):
+      return metrics.masked_mse(model(batch['stack']), batch['disparity'])
+
+    loss, grads = nnx.value_and_grad(loss_fn)(model)
+    optimizer.update(model, grads)
+    return nnx.state((model, optimizer)), {'loss': loss, 'grad_norm': optax.global_norm(grads)}
+
+  return train_step
 
 
 def final_report(workdir, val_source, info, model_summary, config, predict, state):

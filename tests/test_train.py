@@ -1,0 +1,171 @@
+"""Training: data parallelism, resume, checkpoint robustness, and the entry points end to end (subprocesses)."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from ddff_jax import checkpoints
+from train_tiny import tiny_config
+
+HERE = os.path.dirname(__file__)
+ENV = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get('PYTHONPATH', ''))
+
+
+def _run(args, env=None, timeout=900):
+  return subprocess.run([sys.executable] + args, capture_output=True, text=True, timeout=timeout, env=env or ENV)
+
+
+def _train_tiny(workdir, out, steps=4, devices=1):
+  env = dict(ENV, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
+  result = _run([os.path.join(HERE, 'train_tiny.py'), str(workdir), str(out), str(steps)], env)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return dict(np.load(out))
+
+
+def _assert_same_params(a, b, atol):
+  keys = [k for k in a if k not in ('step', 'devices')]
+  assert keys and set(keys) == {k for k in b if k not in ('step', 'devices')}
+  for k in keys:
+    np.testing.assert_allclose(a[k], b[k], atol=atol, rtol=0, err_msg=k)
+
+
+def test_four_devices_train_like_one_device_with_the_same_global_batch():
+  """train.py's step on a 4-device mesh vs one device, same global batches. The 1-device run with each batch
+  permuted measures the float noise floor: summation order alone moves this 30-layer BatchNorm/ReLU network's
+  gradients by ~0.3 %. Per-device BatchNorm statistics or unreduced gradients would differ far beyond it."""
+  env = dict(ENV, XLA_FLAGS='--xla_force_host_platform_device_count=4')
+  result = _run([os.path.join(HERE, 'parallel_parity.py')], env)
+  assert result.returncode == 0, result.stderr[-3000:]
+  loss_single, loss_mesh, mesh_diff, noise_floor, update = map(float, result.stdout.split()[-5:])
+  assert loss_mesh == pytest.approx(loss_single, rel=1e-5)  # same forward pass: BatchNorm over the global batch
+  assert 0 < update and mesh_diff < 3 * noise_floor + 1e-7
+
+
+def test_training_on_four_devices_runs_end_to_end(tmp_path):
+  four = _train_tiny(tmp_path / 'four', tmp_path / 'four.npz', devices=4)
+  assert int(four['devices']) == 4 and int(four['step']) == 4
+
+
+def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
+  steps = 10
+  reference = _train_tiny(tmp_path / 'ref', tmp_path / 'ref.npz', steps=steps)
+  workdir = tmp_path / 'killed'
+  proc = subprocess.Popen([sys.executable, os.path.join(HERE, 'train_tiny.py'), str(workdir),
+                           str(tmp_path / 'unused.npz'), str(steps)], env=ENV, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+  deadline = time.time() + 600
+  while not (workdir / 'checkpoints' / '4').exists() and proc.poll() is None and time.time() < deadline:
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert (workdir / 'checkpoints' / '4').exists()
+  resumed = _train_tiny(workdir, tmp_path / 'resumed.npz', steps=steps)
+  assert int(resumed['step']) == steps
+  _assert_same_params(reference, resumed, atol=1e-6)
+  steps_logged = [r['step'] for r in map(eval_json, open(workdir / 'metrics.jsonl')) if 'train_loss' in r]
+  assert steps_logged == sorted(set(steps_logged)) and steps_logged[-1] == steps  # no duplicates after resume
+
+
+def eval_json(line):
+  import json
+  return json.loads(line)
+
+
+def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path):
+  _train_tiny(tmp_path / 'w', tmp_path / 'w.npz', steps=4)
+  latest, _ = checkpoints.managers(str(tmp_path / 'w'), keep=5)
+  assert latest.all_steps() == [2, 4]
+  for root, _, files in os.walk(tmp_path / 'w' / 'checkpoints' / '4' / 'model'):
+    for f in files:
+      with open(os.path.join(root, f), 'wb') as handle:
+        handle.write(b'garbage')  # a damaged (not merely unfinished) checkpoint
+  from ddff_jax.models.registry import build_model
+  from flax import nnx
+  model = build_model(tiny_config().model)
+  latest, _ = checkpoints.managers(str(tmp_path / 'w'), keep=5)
+  step, items = checkpoints.restore_newest_readable(latest, {'model': nnx.state(model)})
+  assert step == 2 and items is not None
+
+
+def test_a_workdir_of_an_incompatible_config_is_refused(tmp_path):
+  config = tiny_config()
+  checkpoints.prepare_workdir(str(tmp_path), config)
+  config.model.width = 0.5
+  with pytest.raises(SystemExit, match='incompatible config.*model'):
+    checkpoints.prepare_workdir(str(tmp_path), config)
+
+
+@pytest.fixture(scope='module')
+def trained_workdir(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp('cli') / 'run'
+  result = _run(['-m', 'ddff_jax.train', f'--workdir={workdir}', '--noprogress', '--config.model.width=0.0625',
+                 '--config.data.height=32', '--config.data.width=32', '--config.data.num_train=8',
+                 '--config.data.num_val=2', '--config.train.num_steps=4', '--config.train.batch_size=2',
+                 '--config.eval_every=2', '--config.checkpoint_every=2', '--config.log_every=2'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  return workdir
+
+
+def test_train_cli_writes_checkpoints_metrics_and_pictures(trained_workdir):
+  assert (trained_workdir / 'checkpoints' / '4').is_dir() and (trained_workdir / 'best').is_dir()
+  assert (trained_workdir / 'final_metrics.json').is_file()
+  assert any(p.suffix == '.png' for p in (trained_workdir / 'pictures').iterdir())
+  lines = (trained_workdir / 'metrics.jsonl').read_text().splitlines()
+  assert any('val_mse' in l for l in lines) and any('train_loss' in l for l in lines)
+
+
+def test_evaluate_cli(trained_workdir, tmp_path):
+  result = _run(['-m', 'ddff_jax.evaluate', f'--workdir={trained_workdir}', '--dataset=synthetic',
+                 f'--output_dir={tmp_path}'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  for name in ('metrics.json', 'metrics.csv', 'badpix_curve.png', 'panel_000.png'):
+    assert (tmp_path / name).is_file(), name
+  import json
+  report = json.loads((tmp_path / 'metrics.json').read_text())
+  assert report['metrics']['num_images'] == 2 and np.isfinite(report['metrics']['mse'])
+
+
+def test_predict_cli_on_a_stack_and_on_a_real_hci_scene(trained_workdir, tmp_path):
+  from conftest import hci_scene_path
+  stack = np.random.default_rng(0).random((10, 40, 50, 3)).astype(np.float32)
+  np.save(tmp_path / 'stack.npy', stack)
+  result = _run(['-m', 'ddff_jax.predict', f'--input={tmp_path / "stack.npy"}', f'--workdir={trained_workdir}',
+                 f'--output_dir={tmp_path / "pred"}'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert np.load(tmp_path / 'pred' / 'disparity.npy').shape == (40, 50)
+  assert (tmp_path / 'pred' / 'disparity.png').is_file()
+  scene = hci_scene_path('stratified/backgammon')
+  result = _run(['-m', 'ddff_jax.predict', f'--input={scene}', '--method=classical',
+                 '--disparities=linspace:-2.5,2.5,10', f'--output_dir={tmp_path / "hci"}'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  from ddff_jax.data import formats
+  pred = np.load(tmp_path / 'hci' / 'disparity.npy')
+  gt = formats.read_pfm(scene / 'gt_disp_lowres.pfm')
+  assert np.median(np.abs(pred - gt)) < 0.25 and (tmp_path / 'hci' / 'panel.png').is_file()
+
+
+def test_refocus_cli(tmp_path):
+  from conftest import hci_scene_path
+  scene = hci_scene_path('stratified/backgammon')
+  result = _run(['-m', 'ddff_jax.refocus', f'--input={scene}', '--disparities=-1,0,1', f'--output_dir={tmp_path}'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  data = np.load(tmp_path / 'stack.npz')
+  assert data['stack'].shape == (3, 512, 512, 3) and (tmp_path / 'slice_02.png').is_file()
+
+
+@pytest.mark.parametrize('args, message', [
+    (['-m', 'ddff_jax.predict', '--input=/no/such/file.npy', '--method=classical'], 'input not found'),
+    (['-m', 'ddff_jax.predict', '--input=/tmp', '--method=checkpoint'], 'needs --workdir'),
+    (['-m', 'ddff_jax.evaluate', '--method=classical', '--dataset=nonsense'], "--dataset must be"),
+    (['-m', 'ddff_jax.refocus', '--input=/no/such/dir'], 'input not found'),
+])
+def test_bad_arguments_give_one_line_errors(args, message):
+  result = _run(args)
+  assert result.returncode == 2
+  assert 'Traceback' not in result.stderr
+  assert message in result.stderr.strip().splitlines()[-1]
