@@ -10,7 +10,8 @@ def get_config():
   c = default.get_config()
   c.model.update(width=1.0, dropout=0.5, normalization='raw255')
   c.data = ml_collections.ConfigDict(dict(
-      source='ddff12scene', builder_config='h5', data_dir='', num_slices=10, crop=(0, 0), flip=True))
+      source='ddff12scene', builder_config='h5', data_dir='', manual_dir='', num_slices=10, crop=(0, 0),
+      flip=True))
   c.train.update(batch_size=2, num_steps=100_000, optimizer='sgd', learning_rate=1e-3, weight_decay=5e-4,
                  lr_decay=0.9, lr_decay_epochs=4, grad_clip=5.0)
   c.log_every = 50

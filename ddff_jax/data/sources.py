@@ -32,4 +32,41 @@ def build_sources(data_config, seed: int):
                                                           data_config.num_slices)
     return (ArraySource(stack=train_stack, disparity=train_disp), ArraySource(stack=val_stack, disparity=val_disp),
             {'focus_disparities': focus})
-  raise ValueError(f"unknown data source {data_config.source!r}; expected 'synthetic_lf'.")
+  if data_config.source == 'ddff12scene':
+    return _tfds_sources(data_config)
+  raise ValueError(f"unknown data source {data_config.source!r}; expected 'synthetic_lf' or 'ddff12scene'.")
+
+
+class TFDSSource:
+  """A `tfds.data_source` split as training examples: stack float32 [0, 1] (S, H, W, 3), disparity (H, W)."""
+
+  def __init__(self, source):
+    self.source = source
+
+  def __len__(self):
+    return len(self.source)
+
+  def __getitem__(self, index):
+    if isinstance(index, slice):
+      items = [self[i] for i in range(*index.indices(len(self)))]
+      return {k: np.stack([it[k] for it in items]) for k in items[0]}
+    example = self.source[int(index)]
+    return {'stack': np.asarray(example['stack'], np.float32) / 255.0,
+            'disparity': np.asarray(example['disparity'], np.float32)}
+
+
+def _tfds_sources(data_config):
+  """The `ddff12scene/<builder_config>` TFDS builder (built on first use; h5/lightfield read the manual dir)."""
+  import tensorflow_datasets as tfds
+  import ddff_jax  # noqa: F401  (registers the builder)
+  kwargs = {'data_dir': data_config.data_dir or None}
+  builder = tfds.builder(f'ddff12scene/{data_config.builder_config}', file_format='array_record', **kwargs)
+  manual = getattr(data_config, 'manual_dir', '') or None
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual) if manual else None)
+  train = TFDSSource(builder.as_data_source(split='train'))
+  val = TFDSSource(builder.as_data_source(split='validation'))
+  focus = np.asarray(builder.as_data_source(split='train')[0]['focus_disparities'], np.float32)
+  if len(focus) != data_config.num_slices:
+    raise ValueError(f'ddff12scene/{data_config.builder_config} holds {len(focus)}-slice stacks, but the config asks '
+                     f'for num_slices={data_config.num_slices}.')
+  return train, val, {'focus_disparities': focus}
