@@ -9,7 +9,7 @@ import numpy as np
 
 from ddff_jax import optics
 from ddff_jax.data import ddff as ddff_data
-from ddff_jax.data import hci, stacks
+from ddff_jax.data import formats, hci, stacks
 
 EXPECTED_ERRORS = (FileNotFoundError, ValueError, KeyError, TypeError, OSError)
 
@@ -57,7 +57,7 @@ def load_light_field(path):
   if path.endswith('.npy'):
     lf = ddff_data.read_raw_light_field(path)
     depth = os.path.join(os.path.dirname(path), os.path.basename(path).replace('LF_', 'DEPTH_').replace('.npy', '.png'))
-    gt = ddff_data.depth_png_to_disparity(hci.formats.read_image(depth)) if os.path.isfile(depth) else None
+    gt = ddff_data.depth_png_to_disparity(formats.read_image(depth)) if os.path.isfile(depth) else None
     return lf, gt
   raise ValueError(f'{path}: expected an HCI scene folder or a DDFF LF_XXXX.npy light field.')
 

@@ -169,3 +169,18 @@ def test_bad_arguments_give_one_line_errors(args, message):
   assert result.returncode == 2
   assert 'Traceback' not in result.stderr
   assert message in result.stderr.strip().splitlines()[-1]
+
+
+def test_predict_cli_writes_the_ddff_submission_layout(tmp_path):
+  from ddff_jax.data import ddff
+  from ddff_jax.ddff12scene import make_dummy_data
+  make_dummy_data.write_h5_files(tmp_path, test_size=(40, 56), test_per_scene=2)
+  result = _run(['-m', 'ddff_jax.predict', f'--input={tmp_path / "ddff-dataset-test.h5"}', '--method=classical',
+                 f'--submission={tmp_path / "sub"}'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  lines = (tmp_path / 'sub' / 'runtime.txt').read_text().splitlines()
+  assert len(lines) == 12 and lines[0].startswith('lockeroom/DISP_0001 ') and lines[-1].startswith('magistrale/DISP_0002')
+  for scene in ddff.TEST_SCENES:
+    for n in (1, 2):
+      disp = np.load(tmp_path / 'sub' / scene / f'DISP_{n:04d}.npy')
+      assert disp.shape == (40, 56) and disp.dtype == np.float32
