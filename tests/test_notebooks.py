@@ -1,0 +1,20 @@
+"""Every notebook runs top to bottom on tiny settings (nbclient, a fresh kernel, the repo's interpreter)."""
+import os
+import pathlib
+
+import pytest
+
+NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / 'notebooks').glob('*.ipynb'))
+
+
+@pytest.mark.parametrize('path', NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_runs(path, monkeypatch):
+  nbformat = pytest.importorskip('nbformat')
+  nbclient = pytest.importorskip('nbclient')
+  from conftest import SHARED_DATA
+  monkeypatch.setenv('DDFF_NOTEBOOK_SIZE', '64')
+  monkeypatch.setenv('DDFF_SHARED_DATA', str(SHARED_DATA))
+  monkeypatch.setenv('MPLBACKEND', 'Agg')
+  notebook = nbformat.read(path, as_version=4)
+  nbclient.NotebookClient(notebook, timeout=600, kernel_name='python3',
+                          resources={'metadata': {'path': str(path.parent)}}).execute()
