@@ -19,14 +19,20 @@ from absl import flags
 
 from ddff_jax import inference
 
-flags.DEFINE_enum('method', 'checkpoint', ['checkpoint', 'classical'], 'A trained model or the classical DFF.')
-flags.DEFINE_string('workdir', None, 'Training workdir holding the model (for --method=checkpoint).')
-flags.DEFINE_enum('which', 'best', ['best', 'latest'], 'Which checkpoint of the workdir.')
-flags.DEFINE_string('dataset', 'synthetic', "'synthetic', 'h5:<path>' or 'hci:<folder>'.")
-flags.DEFINE_string('disparities', None, 'Focus disparities for light-field inputs.')
-flags.DEFINE_string('output_dir', None, 'Where results go (default: <workdir>/eval or runs/eval_<method>).')
-flags.DEFINE_integer('num_panels', 4, 'How many prediction panels to draw.')
-flags.DEFINE_bool('reference_compat', False, "Treat non-positive predictions as the released DDFF code does.")
+
+def define_flags():
+  """Command-line flags; defined only when run as a program, so that the module imports cleanly beside the
+  other entry points (absl flags are global)."""
+  flags.DEFINE_enum('method', 'checkpoint', ['checkpoint', 'classical'], 'A trained model or the classical DFF.')
+  flags.DEFINE_string('workdir', None, 'Training workdir holding the model (for --method=checkpoint).')
+  flags.DEFINE_enum('which', 'best', ['best', 'latest'], 'Which checkpoint of the workdir.')
+  flags.DEFINE_string('dataset', 'synthetic', "'synthetic', 'h5:<path>' or 'hci:<folder>'.")
+  flags.DEFINE_string('disparities', None, 'Focus disparities for light-field inputs.')
+  flags.DEFINE_string('output_dir', None, 'Where results go (default: <workdir>/eval or runs/eval_<method>).')
+  flags.DEFINE_integer('num_panels', 4, 'How many prediction panels to draw.')
+  flags.DEFINE_bool('reference_compat', False, "Treat non-positive predictions as the released DDFF code does.")
+
+
 FLAGS = flags.FLAGS
 
 BADPIX_THRESHOLDS = tuple(round(0.01 * i, 2) for i in range(1, 31))
@@ -109,4 +115,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -18,15 +18,21 @@ from absl import flags
 
 from ddff_jax import inference
 
-flags.DEFINE_string('input', None, 'Focal stack / light field / DDFF h5 file.', required=True)
-flags.DEFINE_enum('method', 'checkpoint', ['checkpoint', 'classical'], 'A trained model or the classical DFF.')
-flags.DEFINE_string('workdir', None, 'Training workdir holding the model (for --method=checkpoint).')
-flags.DEFINE_enum('which', 'best', ['best', 'latest'], 'Which checkpoint of the workdir.')
-flags.DEFINE_string('disparities', None, "Focus disparities of the stack: 'ddff:10', 'linspace:LO,HI,S' or a list.")
-flags.DEFINE_enum('h5_split', 'test', ['train', 'validation', 'test'], 'Split of an h5 input.')
-flags.DEFINE_integer('h5_index', 0, 'Sample of an h5 input.')
-flags.DEFINE_string('output_dir', 'prediction', 'Where the outputs go.')
-flags.DEFINE_string('submission', None, 'Write the DDFF 12-Scene test submission for the whole h5 test split here.')
+
+def define_flags():
+  """Command-line flags; defined only when run as a program, so that the module imports cleanly beside the
+  other entry points (absl flags are global)."""
+  flags.DEFINE_string('input', None, 'Focal stack / light field / DDFF h5 file.', required=True)
+  flags.DEFINE_enum('method', 'checkpoint', ['checkpoint', 'classical'], 'A trained model or the classical DFF.')
+  flags.DEFINE_string('workdir', None, 'Training workdir holding the model (for --method=checkpoint).')
+  flags.DEFINE_enum('which', 'best', ['best', 'latest'], 'Which checkpoint of the workdir.')
+  flags.DEFINE_string('disparities', None, "Focus disparities of the stack: 'ddff:10', 'linspace:LO,HI,S' or a list.")
+  flags.DEFINE_enum('h5_split', 'test', ['train', 'validation', 'test'], 'Split of an h5 input.')
+  flags.DEFINE_integer('h5_index', 0, 'Sample of an h5 input.')
+  flags.DEFINE_string('output_dir', 'prediction', 'Where the outputs go.')
+  flags.DEFINE_string('submission', None, 'Write the DDFF 12-Scene test submission for the whole h5 test split here.')
+
+
 FLAGS = flags.FLAGS
 
 
@@ -93,4 +99,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

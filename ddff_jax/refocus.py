@@ -12,10 +12,16 @@ from absl import flags
 
 from ddff_jax import inference
 
-flags.DEFINE_string('input', None, 'HCI scene folder or DDFF LF_XXXX.npy light field.', required=True)
-flags.DEFINE_string('disparities', 'ddff:10', 'Focus disparities (px between adjacent views).')
-flags.DEFINE_enum('mode', 'linear', ['linear', 'toolbox'], 'Refocusing mode (toolbox = per-view magnitude+clip).')
-flags.DEFINE_string('output_dir', 'refocused', 'Where the slices go.')
+
+def define_flags():
+  """Command-line flags; defined only when run as a program, so that the module imports cleanly beside the
+  other entry points (absl flags are global)."""
+  flags.DEFINE_string('input', None, 'HCI scene folder or DDFF LF_XXXX.npy light field.', required=True)
+  flags.DEFINE_string('disparities', 'ddff:10', 'Focus disparities (px between adjacent views).')
+  flags.DEFINE_enum('mode', 'linear', ['linear', 'toolbox'], 'Refocusing mode (toolbox = per-view magnitude+clip).')
+  flags.DEFINE_string('output_dir', 'refocused', 'Where the slices go.')
+
+
 FLAGS = flags.FLAGS
 
 
@@ -44,4 +50,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

@@ -20,12 +20,19 @@ from absl import flags
 from ml_collections import config_flags
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'default.py')
-config_flags.DEFINE_config_file('config', _DEFAULT_CONFIG, 'Experiment config file (defines get_config()).')
-flags.DEFINE_string('workdir', 'runs/default', 'Where checkpoints, metrics and pictures go.')
-flags.DEFINE_string('coordinator_address', None, 'Multi-host: address of process 0, host:port.')
-flags.DEFINE_integer('num_processes', None, 'Multi-host: number of processes.')
-flags.DEFINE_integer('process_id', None, 'Multi-host: this process.')
-flags.DEFINE_bool('progress', True, 'Show a progress bar.')
+
+
+def define_flags():
+  """Command-line flags; defined only when run as a program, so that the module imports cleanly beside the
+  other entry points (absl flags are global)."""
+  config_flags.DEFINE_config_file('config', _DEFAULT_CONFIG, 'Experiment config file (defines get_config()).')
+  flags.DEFINE_string('workdir', 'runs/default', 'Where checkpoints, metrics and pictures go.')
+  flags.DEFINE_string('coordinator_address', None, 'Multi-host: address of process 0, host:port.')
+  flags.DEFINE_integer('num_processes', None, 'Multi-host: number of processes.')
+  flags.DEFINE_integer('process_id', None, 'Multi-host: this process.')
+  flags.DEFINE_bool('progress', True, 'Show a progress bar.')
+
+
 FLAGS = flags.FLAGS
 
 
@@ -243,4 +250,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)
