@@ -50,6 +50,8 @@ def disk_psf(radius, size: int | None = None) -> jax.Array:
   """
   radius = jnp.asarray(radius, jnp.float32) if not isinstance(radius, jax.Array) else radius
   if size is None:
+    if isinstance(radius, jax.core.Tracer):
+      raise ValueError('disk_psf needs a static `size` under jit/vmap/grad (e.g. disk_support(max_radius)).')
     size = disk_support(float(jnp.max(radius)))
   if size < 1 or size % 2 != 1:
     raise ValueError(f'PSF size must be a positive odd integer, got {size}.')
