@@ -110,9 +110,10 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   bar = _progress(start, config.train.num_steps, progress and jax.process_index() == 0)
   t0, seen = time.perf_counter(), 0
   history = {}
+  batches = iter(pipeline.grain_batches(train_source, config.train.batch_size, config.seed, augment,
+                                        start_step=start, num_steps=config.train.num_steps))
   for step in range(start, config.train.num_steps):
-    batch = pipeline.to_global(
-        pipeline.host_batch(train_source, step, config.train.batch_size, config.seed, augment), data_sharding)
+    batch = pipeline.to_global(next(batches), data_sharding)
     state, stats = train_step(state, batch)
     seen += 1
     done = step + 1

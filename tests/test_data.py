@@ -159,3 +159,16 @@ def test_augmentation_keeps_stack_and_disparity_aligned():
     out = pipeline.Augment(crop=(5, 7))({'stack': stack, 'disparity': disp}, np.random.default_rng(seed))
     for s in range(2):
       np.testing.assert_array_equal(out['stack'][s, ..., 1], out['disparity'])
+
+
+def test_grain_loader_yields_the_same_batches_and_resumes():
+  source = pipeline.ArraySource(stack=np.random.rand(10, 2, 8, 8, 3), disparity=np.random.rand(10, 8, 8))
+  augment = pipeline.Augment(crop=(6, 6))
+  it = iter(pipeline.grain_batches(source, 4, 3, augment, start_step=2, num_steps=8))
+  for step in (2, 3, 4):
+    np.testing.assert_array_equal(next(it)['stack'], pipeline.host_batch(source, step, 4, 3, augment)['stack'])
+  state = it.get_state()
+  expected = next(it)['disparity']
+  again = iter(pipeline.grain_batches(source, 4, 3, augment, start_step=2, num_steps=8))
+  again.set_state(state)
+  np.testing.assert_array_equal(next(again)['disparity'], expected)

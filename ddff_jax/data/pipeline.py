@@ -103,3 +103,17 @@ def host_batch(source: Source, step: int, global_batch: int, seed: int,
 def to_global(batch: Mapping[str, np.ndarray], sharding) -> dict[str, jax.Array]:
   """Per-host numpy shares -> global arrays laid out by `sharding` (batch on the mesh's data axis)."""
   return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in batch.items()}
+
+
+def grain_batches(source: Source, global_batch: int, seed: int, augment: Callable | None = None, *,
+                  start_step: int = 0, num_steps: int | None = None, num_threads: int = 2, prefetch: int = 4):
+  """This host's batches for steps start_step, start_step + 1, … as a grain `IterDataset`.
+
+  The batches are exactly `host_batch(source, step, …)`; grain reads and augments them on `num_threads` threads
+  ahead of the training loop. The iterator's `get_state()`/`set_state()` can be checkpointed, but the step alone
+  already determines the stream, so a resumed run simply starts a new dataset at its restored step.
+  """
+  import grain
+  steps = grain.MapDataset.range(start_step, num_steps if num_steps is not None else 2**62)
+  batches = steps.map(lambda step: host_batch(source, int(step), global_batch, seed, augment))
+  return batches.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=prefetch))
