@@ -79,7 +79,8 @@ def evaluate(predictor, spec, workdir, disparities, output_dir, num_panels=4, re
     curves.append(np.asarray(metrics.badpix_curve(pred, gt, BADPIX_THRESHOLDS, valid_range=valid_range)))
     if i < num_panels:
       visualize.save_prediction_panel(os.path.join(output_dir, f'panel_{i:03d}.png'), stack, gt, pred,
-                                      title=f'{predictor.name} — image {i}: MSE {m["mse"]:.3g}')
+                                      title=f'{predictor.name} — image {i}: MSE {m["mse"]:.3g}',
+                                      signed=valid_range is None)
   if not per_image:
     raise ValueError(f'dataset {spec} is empty.')
   summary = metrics.mean_over_images(per_image)

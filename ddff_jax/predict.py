@@ -47,8 +47,9 @@ def predict_one(predictor, input_path, disparities, output_dir, h5_split='test',
   _save_npy(os.path.join(output_dir, 'depth.npy'), np.asarray(optics.DDFF_CAMERA.disparity_to_depth(disparity)))
   formats.write_png(os.path.join(output_dir, 'disparity.png'), visualize.colorize(disparity))
   if gt is not None:
+    # DDFF ground truth marks missing pixels with 0 and is never negative; light-field benchmarks (HCI) are signed.
     visualize.save_prediction_panel(os.path.join(output_dir, 'panel.png'), stack, gt, disparity,
-                                    title=predictor.name)
+                                    title=predictor.name, signed=bool(np.nanmin(gt) < 0))
   print(f'{predictor.name}: disparity {disparity.shape} in [{disparity.min():.4g}, {disparity.max():.4g}] px '
         f'-> {output_dir}')
   return {'disparity': disparity, 'ground_truth': gt}

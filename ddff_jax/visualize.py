@@ -34,11 +34,15 @@ def colorize(values, vmin=None, vmax=None, cmap: str = 'viridis', invalid=None) 
   return rgb
 
 
-def save_prediction_panel(path: str, stack, gt, pred, title: str = '', value_name: str = 'disparity (px)') -> None:
-  """Four panels: the middle focal slice, ground truth, prediction (same colour scale) and |error|."""
+def save_prediction_panel(path: str, stack, gt, pred, title: str = '', value_name: str = 'disparity (px)',
+                          signed: bool = False) -> None:
+  """Four panels: the middle focal slice, ground truth, prediction (same colour scale) and |error|.
+
+  signed: the ground truth may be negative (HCI light fields), so every finite pixel is valid; otherwise (DDFF)
+  0 marks a pixel without ground truth."""
   plt = _pyplot()
   stack, gt, pred = np.asarray(stack), np.asarray(gt), np.asarray(pred)
-  valid = gt > 0
+  valid = np.isfinite(gt) if signed else gt > 0
   lo = float(np.min(gt[valid])) if valid.any() else float(np.min(pred))
   hi = float(np.max(gt[valid])) if valid.any() else float(np.max(pred))
   fig, axes = plt.subplots(1, 4, figsize=(14, 3.6))
