@@ -11,7 +11,6 @@ MODULE = 'benchmarks.models'
 
 def ddffnet_cc3(args):
   import jax
-  import jax.numpy as jnp
   from flax import nnx
   from ddff_jax.models.ddffnet import DDFFNet
   model = DDFFNet(10, rngs=nnx.Rngs(0))

@@ -1,5 +1,4 @@
 """Readers, the TFDS builder (every config, from fixture files in the published layouts) and the input pipeline."""
-import os
 import subprocess
 import sys
 

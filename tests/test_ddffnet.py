@@ -34,7 +34,7 @@ def test_variants_shapes(upsample, skips):
 def test_any_number_of_slices(slices):
   model = DDFFNet(slices, width=0.0625, rngs=nnx.Rngs(0))
   assert model(jnp.zeros((1, slices, 32, 32, 3))).shape == (1, 32, 32)
-  with pytest.raises(ValueError, match=f'expects a focal stack'):
+  with pytest.raises(ValueError, match='expects a focal stack'):
     model(jnp.zeros((1, slices + 1, 32, 32, 3)))
 
 

@@ -1,5 +1,4 @@
 """Every notebook runs top to bottom on tiny settings (nbclient, a fresh kernel, the repo's interpreter)."""
-import os
 import pathlib
 
 import pytest

@@ -1,6 +1,5 @@
 """Training: data parallelism, resume, checkpoint robustness, and the entry points end to end (subprocesses)."""
 import os
-import shutil
 import signal
 import subprocess
 import sys

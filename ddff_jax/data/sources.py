@@ -58,7 +58,7 @@ class TFDSSource:
 def _tfds_sources(data_config):
   """The `ddff12scene/<builder_config>` TFDS builder (built on first use; h5/lightfield read the manual dir)."""
   import tensorflow_datasets as tfds
-  import ddff_jax  # noqa: F401  (registers the builder)
+  import ddff_jax  # noqa: F401  pylint: disable=unused-import  (registers the builder)
   kwargs = {'data_dir': data_config.data_dir or None}
   builder = tfds.builder(f'ddff12scene/{data_config.builder_config}', file_format='array_record', **kwargs)
   manual = getattr(data_config, 'manual_dir', '') or None

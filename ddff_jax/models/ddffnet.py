@@ -9,7 +9,6 @@ cc1/cc2/cc3 (the output of encoder block K's last conv, concatenated after decod
 """
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 from flax import nnx
 
