@@ -2,7 +2,7 @@
 
     <workdir>/config.json         the config the workdir was created with (model, data and optimiser sections)
     <workdir>/checkpoints/<step>  latest checkpoints (orbax writes to a temporary folder and renames: atomic)
-    <workdir>/best/<step>         the checkpoint with the lowest validation MSE
+    <workdir>/best/<step>         the checkpoint with the lowest validation error (the task's selection metric)
     <workdir>/metrics.jsonl       one JSON record per log/eval event
 """
 from __future__ import annotations
@@ -68,7 +68,7 @@ def managers(workdir: str, keep: int = 2):
   latest = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, 'checkpoints')),
                                  options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True))
   best = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, 'best')),
-                               options=ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m['val_mse'],
+                               options=ocp.CheckpointManagerOptions(max_to_keep=1, best_fn=lambda m: m['selection'],
                                                                     best_mode='min', create=True))
   return latest, best
 

@@ -54,12 +54,11 @@ def make_optimizer(train_config, steps_per_epoch: int):
 
 def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   import jax
-  import jax.numpy as jnp
   import numpy as np
   from flax import nnx
   from jax.sharding import NamedSharding, PartitionSpec as P
 
-  from ddff_jax import checkpoints, metrics, visualize
+  from ddff_jax import checkpoints, metrics, tasks, visualize
   from ddff_jax.data import pipeline, sources
   from ddff_jax.models.registry import build_model
 
@@ -71,22 +70,29 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   data_sharding, replicated = NamedSharding(mesh, P('data')), NamedSharding(mesh, P())
 
   train_source, val_source, info = sources.build_sources(config.data, config.seed)
-  augment = pipeline.Augment(crop=tuple(config.data.crop), flip=config.data.flip)
+  task = tasks.build_task(config, info)
+  augment = pipeline.Augment(crop=tuple(config.data.crop), flip=config.data.flip, map_fields=(task.target,),
+                             depth_scales=tuple(config.data.get('depth_scales', ())))
   steps_per_epoch = max(1, len(train_source) // config.train.batch_size)
   tx, schedule = make_optimizer(config.train, steps_per_epoch)
 
-  model = build_model(config.model, config.seed)
-  optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
-  graphdef, state = nnx.split((model, optimizer))
-  state = jax.device_put(state, replicated)
+  def create():
+    model = build_model(config.model, config.seed)
+    return model, nnx.Optimizer(model, tx, wrt=nnx.Param)
 
-  train_step = make_train_step(graphdef)
+  # Every process initialises the same replicated state inside one compiled call (device_put of host-local
+  # values cannot target the devices of other processes).
+  graphdef, _ = nnx.split(nnx.eval_shape(create))
+  state = jax.jit(lambda: nnx.state(create()), out_shardings=replicated)()
 
-  @jax.jit
+  train_step = make_train_step(graphdef, task)
+
+  # Validation: every process feeds the whole chunk (replicated) and reads back its local copy of the output.
+  @functools.partial(jax.jit, out_shardings=replicated)
   def predict(state, stack):
     model, _ = nnx.merge(graphdef, state)
     model.eval()
-    return model(stack)
+    return task.predict(model, {'stack': stack})
 
   latest, best = checkpoints.managers(workdir, config.keep_checkpoints)
   step, items = checkpoints.restore_newest_readable(latest, {'model': state[0], 'optimizer': state[1]})
@@ -96,16 +102,17 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
     start = step
     print(f'resuming from step {step} in {workdir}', flush=True)
   log = MetricsLog(os.path.join(workdir, 'metrics.jsonl'), keep_until=start)
+  tensorboard = TensorBoardLog(os.path.join(workdir, 'tensorboard'), enabled=config.get('tensorboard', True))
 
-  def validate(state, step):
+  def validate(state):
     preds, per_image = [], []
     for i in range(0, len(val_source), config.train.batch_size):
       chunk = val_source[slice(i, i + config.train.batch_size)]
-      pred = np.asarray(predict(state, jnp.asarray(chunk['stack'])))
+      stack = jax.make_array_from_process_local_data(replicated, np.asarray(chunk['stack']))
+      pred = np.asarray(predict(state, stack).addressable_data(0))
       preds.append(pred)
-      per_image += [metrics.ddff_image_metrics(p, g) for p, g in zip(pred, chunk['disparity'])]
-    summary = metrics.mean_over_images(per_image)
-    return summary, np.concatenate(preds)
+      per_image += [task.image_metrics(p, g) for p, g in zip(pred, chunk[task.target])]
+    return metrics.mean_over_images(per_image), np.concatenate(preds)
 
   bar = _progress(start, config.train.num_steps, progress and jax.process_index() == 0)
   t0, seen = time.perf_counter(), 0
@@ -123,27 +130,35 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
       record = {'step': done, 'train_loss': float(stats['loss']), 'grad_norm': float(stats['grad_norm']),
                 'learning_rate': float(schedule(done)), 'stacks_per_second': rate}
       log.write(record)
+      tensorboard.write(record)
       bar.update(done, f'loss {record["train_loss"]:.3g}  {rate:.1f} stacks/s')
       t0, seen = time.perf_counter(), 0
     is_eval = done % config.eval_every == 0 or done == config.train.num_steps
     summary = None
     if is_eval:
-      summary, preds = validate(state, done)
-      log.write({'step': done, **{f'val_{k}': v for k, v in summary.items()}})
+      summary, preds = validate(state)
+      record = {'step': done, **{f'val_{k}': v for k, v in summary.items()}}
+      log.write(record)
+      tensorboard.write(record)
       history = summary
       if jax.process_index() == 0:
+        name = task.selection_metric
         visualize.save_prediction_panel(os.path.join(workdir, 'pictures', f'val_step{done:06d}.png'),
-                                        val_source[0]['stack'], val_source[0]['disparity'], preds[0],
-                                        title=f'step {done}: validation MSE {summary["mse"]:.3g}')
+                                        val_source[0]['stack'], val_source[0][task.target], preds[0],
+                                        title=f'step {done}: validation {name.upper()} {summary[name]:.3g}',
+                                        value_name=task.value_name)
     if done % config.checkpoint_every == 0 or done == config.train.num_steps:
       checkpoints.save(latest, done, {'model': state[0], 'optimizer': state[1]})
     if summary is not None:
-      checkpoints.save(best, done, {'model': state[0], 'optimizer': state[1]}, metrics={'val_mse': summary['mse']})
+      checkpoints.save(best, done, {'model': state[0], 'optimizer': state[1]},
+                       metrics={'selection': summary[task.selection_metric]})
+  if not history:  # the run had already finished: report on its final state
+    history, _ = validate(state)
   latest.wait_until_finished()
   best.wait_until_finished()
   bar.close()
-  final = final_report(workdir, val_source, info, history, config, predict, state)
-  return final
+  tensorboard.close()
+  return final_report(workdir, val_source, task, history, config)
 
 
 def make_mesh():
@@ -153,50 +168,82 @@ def make_mesh():
   return jax.make_mesh((jax.device_count(),), ('data',), axis_types=(jax.sharding.AxisType.Auto,))
 
 
-def make_train_step(graphdef):
+def make_train_step(graphdef, task):
   """The compiled step: (state of (model, optimizer), batch) -> (new state, {'loss', 'grad_norm'})."""
   import jax
   import optax
   from flax import nnx
-  from ddff_jax import metrics
 
   @functools.partial(jax.jit, donate_argnums=(0,))
   def train_step(state, batch):
     model, optimizer = nnx.merge(graphdef, state)
     model.train()
-
-    def loss_fn(model):
-      return metrics.masked_mse(model(batch['stack']), batch['disparity'])
-
-    loss, grads = nnx.value_and_grad(loss_fn)(model)
+    loss, grads = nnx.value_and_grad(lambda m: task.loss(m, batch))(model)
     optimizer.update(model, grads)
     return nnx.state((model, optimizer)), {'loss': loss, 'grad_norm': optax.global_norm(grads)}
 
   return train_step
 
 
-def final_report(workdir, val_source, info, model_summary, config, predict, state):
-  """Compares the trained model with a constant-disparity predictor and the classical DFF on the validation set."""
+def final_report(workdir, val_source, task, model_summary, config):
+  """Compares the trained model with a constant predictor (the validation median, the best constant for the
+  absolute error) and the classical focus-measure DFF on the validation set."""
   import jax
   import numpy as np
   from ddff_jax import checkpoints, metrics
-  from ddff_jax.optics import dff
 
-  gts = val_source[:]['disparity']
-  train_median = float(np.median(gts[gts > 0]))  # the best constant for the mean absolute error, on val itself
-  constant = metrics.mean_over_images([metrics.ddff_image_metrics(np.full_like(g, train_median), g) for g in gts])
-  focus = info['focus_disparities']
-  classical = metrics.mean_over_images([
-      metrics.ddff_image_metrics(dff.depth_from_focus(s, focus, window=5), g)
-      for s, g in zip(val_source[:]['stack'], gts)])
-  report = {'step': config.train.num_steps, 'model': model_summary, 'constant_disparity': constant,
-            'classical_dff': classical}
+  gts = val_source[:][task.target]
+  median = float(np.median(gts[gts > 0]))
+  constant = metrics.mean_over_images([task.image_metrics(np.full_like(g, median), g) for g in gts])
+  classical = metrics.mean_over_images([task.image_metrics(task.classical(s), g)
+                                        for s, g in zip(val_source[:]['stack'], gts)])
+  report = {'step': config.train.num_steps, 'selection_metric': task.selection_metric, 'model': model_summary,
+            'constant': constant, 'classical_dff': classical}
   if jax.process_index() == 0:
     checkpoints.write_json_atomic(os.path.join(workdir, 'final_metrics.json'), report)
-    print(f'validation MSE — model {model_summary.get("mse", float("nan")):.4g}, classical DFF '
-          f'{classical["mse"]:.4g}, constant disparity {constant["mse"]:.4g}  ({workdir}/final_metrics.json)',
+    name = task.selection_metric
+    print(f'validation {name.upper()} — model {model_summary.get(name, float("nan")):.4g}, classical DFF '
+          f'{classical[name]:.4g}, constant {task.target} {constant[name]:.4g}  ({workdir}/final_metrics.json)',
           flush=True)
   return report
+
+
+class TensorBoardLog:
+  """Scalars for TensorBoard when `tensorboardX`, or TensorFlow with TensorBoard, is installed (process 0);
+  otherwise nothing (metrics.jsonl always has them)."""
+
+  def __init__(self, logdir: str, enabled: bool = True):
+    import jax
+    self.writer = None
+    if not (enabled and jax.process_index() == 0):
+      return
+    try:
+      from tensorboardX import SummaryWriter
+      self.writer = SummaryWriter(logdir)
+      self._scalar = lambda name, value, step: self.writer.add_scalar(name, value, step)
+    except ImportError:
+      try:
+        import tensorboard  # noqa: F401  (tf.summary needs it)
+        import tensorflow as tf
+      except ImportError:
+        return
+      self.writer = tf.summary.create_file_writer(logdir)
+
+      def scalar(name, value, step):
+        with self.writer.as_default():
+          tf.summary.scalar(name, value, step=step)
+      self._scalar = scalar
+
+  def write(self, record: dict):
+    if self.writer is not None:
+      for name, value in record.items():
+        if name != 'step' and isinstance(value, (int, float)):
+          self._scalar(name, value, record['step'])
+
+  def close(self):
+    if self.writer is not None:
+      self.writer.flush()
+      self.writer.close()
 
 
 class MetricsLog:

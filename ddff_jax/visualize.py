@@ -73,3 +73,31 @@ def save_badpix_curve(path: str, thresholds, curves: dict) -> None:
   ax.grid(alpha=0.3)
   ax.legend()
   save_figure(fig, path)
+
+
+def save_comparison_panel(path: str, image, gt, predictions: dict, title: str = '',
+                          value_name: str = 'depth (m)') -> None:
+  """The input image, the ground truth and each method's prediction on one colour scale, then each |error|."""
+  plt = _pyplot()
+  gt = np.asarray(gt)
+  valid = gt > 0
+  lo, hi = float(np.min(gt[valid])), float(np.max(gt[valid]))
+  n = 2 + len(predictions)
+  fig, axes = plt.subplots(2, n, figsize=(2.8 * n, 5.6), squeeze=False)
+  axes[0, 0].imshow(np.clip(np.asarray(image), 0, 1))
+  axes[0, 0].set_title('input (last focal image)')
+  im = axes[0, 1].imshow(np.where(valid, gt, np.nan), vmin=lo, vmax=hi, cmap='viridis')
+  axes[0, 1].set_title(f'ground truth {value_name}')
+  errors = {name: np.where(valid, np.abs(np.asarray(p) - gt), np.nan) for name, p in predictions.items()}
+  err_hi = max(float(np.nanpercentile(e, 99)) for e in errors.values()) or 1.0
+  for j, (name, pred) in enumerate(predictions.items(), start=2):
+    axes[0, j].imshow(np.asarray(pred), vmin=lo, vmax=hi, cmap='viridis')
+    axes[0, j].set_title(name)
+    err = axes[1, j].imshow(errors[name], vmin=0, vmax=err_hi, cmap='magma')
+    axes[1, j].set_title(f'|error|, mean {np.nanmean(errors[name]):.3g}')
+  fig.colorbar(im, ax=list(axes[0]), fraction=0.02)
+  fig.colorbar(err, ax=list(axes[1]), fraction=0.02)
+  for a in axes.ravel():
+    a.axis('off')
+  fig.suptitle(title)
+  save_figure(fig, path)

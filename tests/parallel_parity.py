@@ -6,7 +6,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from ddff_jax import train
+from ddff_jax import tasks, train
 from ddff_jax.models.registry import build_model
 from train_tiny import tiny_config
 
@@ -18,7 +18,7 @@ def run(mode, steps=3):
   optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
   graphdef, state = nnx.split((model, optimizer))
   init = np.concatenate([np.asarray(x).ravel() for x in jax.tree.leaves(nnx.state(model, nnx.Param))])
-  step = train.make_train_step(graphdef)
+  step = train.make_train_step(graphdef, tasks.DisparityTask(np.zeros(10)))
   mesh = train.make_mesh()
   if mode == 'mesh':
     state = jax.device_put(state, NamedSharding(mesh, P()))

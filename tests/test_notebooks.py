@@ -11,7 +11,7 @@ def test_notebook_runs(path, monkeypatch):
   nbformat = pytest.importorskip('nbformat')
   nbclient = pytest.importorskip('nbclient')
   from conftest import SHARED_DATA
-  monkeypatch.setenv('DDFF_NOTEBOOK_SIZE', '32' if 'train' in path.name else '64')
+  monkeypatch.setenv('DDFF_NOTEBOOK_SIZE', '32' if ('train' in path.name or 'ddfs' in path.name) else '64')
   monkeypatch.setenv('DDFF_NOTEBOOK_STEPS', '6')
   monkeypatch.setenv('DDFF_SHARED_DATA', str(SHARED_DATA))
   monkeypatch.setenv('MPLBACKEND', 'Agg')

@@ -183,3 +183,37 @@ def test_predict_cli_writes_the_ddff_submission_layout(tmp_path):
     for n in (1, 2):
       disp = np.load(tmp_path / 'sub' / scene / f'DISP_{n:04d}.npy')
       assert disp.shape == (40, 56) and disp.dtype == np.float32
+
+
+def _free_port():
+  import socket
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_process_jax_distributed_run_on_localhost(tmp_path):
+  """Two processes (one CPU device each) train together: each reads its half of the global batch, BatchNorm and
+  gradients are reduced across processes, checkpoints are written and restored jointly."""
+  port = _free_port()
+  env = dict(ENV, XLA_FLAGS='--xla_force_host_platform_device_count=1')
+  procs = [subprocess.Popen([sys.executable, os.path.join(HERE, 'distributed_tiny.py'), str(port), str(i),
+                             str(tmp_path / 'two')], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+           for i in range(2)]
+  outputs = [p.communicate(timeout=900) for p in procs]
+  for p, (_, err) in zip(procs, outputs):
+    assert p.returncode == 0, err[-3000:]
+  single = _train_tiny(tmp_path / 'one', tmp_path / 'one.npz', steps=4)
+  model, _, step = checkpoints.load_model(str(tmp_path / 'two'), 'latest')  # the jointly written checkpoint reads back
+  import jax
+  from flax import nnx
+  leaves = jax.tree_util.tree_leaves_with_path(nnx.state(model, nnx.Param))
+  params = {jax.tree_util.keystr(p): np.asarray(v) for p, v in leaves}
+  assert step == 4 and set(params) == set(single) - {'step', 'devices'}
+  assert all(np.all(np.isfinite(v)) for v in params.values())
+  losses = lambda w: [r['train_loss'] for r in map(eval_json, open(w / 'metrics.jsonl')) if 'train_loss' in r]
+  # Same first step: each process fed its half of the same global batch, BatchNorm saw the whole batch. (Later
+  # steps differ by float summation order, which test_four_devices_train_like_one_device... bounds.)
+  assert losses(tmp_path / 'two')[0] == pytest.approx(losses(tmp_path / 'one')[0], rel=1e-5)
+  assert len(losses(tmp_path / 'two')) == 4

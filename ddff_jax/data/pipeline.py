@@ -52,11 +52,18 @@ def batch_indices(num_examples: int, global_batch: int, step: int, seed: int) ->
 @dataclasses.dataclass(frozen=True)
 class Augment:
   """Random crop to (crop_h, crop_w) (0 = no crop) and horizontal/vertical flips, applied alike to every image-like
-  field. `image_fields` have (..., H, W, C) layout, `map_fields` (..., H, W)."""
+  field. `image_fields` have (..., H, W, C) layout, `map_fields` (..., H, W).
+
+  `depth_scales` (DDFS depth-scale augmentation): each example gets a 'depth_scale' σ drawn from them. The images
+  stay as they are: a scene σ times farther, seen by a camera with σ times the focal length and 1/σ the pixel density
+  and focused σ times farther, has the same blur (`ThinLensCamera.scaled`); the task scales the target and the cost
+  volume's settings.
+  """
   crop: tuple[int, int] = (0, 0)
   flip: bool = True
   image_fields: tuple[str, ...] = ('stack',)
   map_fields: tuple[str, ...] = ('disparity',)
+  depth_scales: tuple[float, ...] = ()
 
   def __call__(self, example, rng: np.random.Generator):
     example = dict(example)
@@ -78,7 +85,10 @@ class Augment:
             example[k] = np.flip(example[k], axis_img)
           for k in self.map_fields:
             example[k] = np.flip(example[k], axis_map)
-    return {k: np.ascontiguousarray(v) for k, v in example.items()}
+    example = {k: np.ascontiguousarray(v) for k, v in example.items()}
+    if self.depth_scales:  # a 0-d array (np.ascontiguousarray would make it 1-d)
+      example['depth_scale'] = np.asarray(self.depth_scales[rng.integers(len(self.depth_scales))], np.float32)
+    return example
 
 
 def host_batch(source: Source, step: int, global_batch: int, seed: int,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from ddff_jax import optics
 from ddff_jax.data import synthetic
 from ddff_jax.data.pipeline import ArraySource
 
@@ -20,8 +21,35 @@ def synthetic_light_field_arrays(num: int, seed: int, scene: synthetic.SceneConf
   return np.stack(stacks), np.stack(disps), np.asarray(focus, np.float32)
 
 
+def thin_lens_camera(c) -> optics.ThinLensCamera:
+  """A config's camera section (focal_length_mm, f_number, pixel_pitch_um: the units cameras are specified in)."""
+  return optics.ThinLensCamera(focal_length_m=c.focal_length_mm * 1e-3, f_number=c.f_number,
+                               pixel_pitch_m=c.pixel_pitch_um * 1e-6)
+
+
+def synthetic_thin_lens_arrays(num: int, seed: int, scene: synthetic.SceneConfig, camera: optics.ThinLensCamera,
+                               focus_distances_m, depth_range_m, max_radius_px: float):
+  """`num` DefocusNet-style samples: stacks (N, K, H, W, 3) float32 and metric depth (N, H, W).
+
+  Sample i is the same scene (geometry, textures) whatever the camera and focus distances, so stacks rendered for
+  different settings from the same seed are paired.
+  """
+  stacks, depths = [], []
+  key = jax.random.PRNGKey(seed)
+  for i in range(num):
+    stack, depth, _ = synthetic.sample_thin_lens_stack(jax.random.fold_in(key, i), scene, camera,
+                                                       tuple(focus_distances_m), tuple(depth_range_m), max_radius_px)
+    stacks.append(np.asarray(stack, np.float32))
+    depths.append(np.asarray(depth, np.float32))
+  return np.stack(stacks), np.stack(depths)
+
+
 def build_sources(data_config, seed: int):
-  """-> (train source, validation source, info dict with 'focus_disparities')."""
+  """-> (train source, validation source, info dict).
+
+  info holds 'focus_disparities' (S,) for disparity data, or 'focus_distances_m' (K,) and 'camera' for thin-lens
+  depth data.
+  """
   if data_config.source == 'synthetic_lf':
     scene = synthetic.SceneConfig(height=data_config.height, width=data_config.width,
                                   num_objects=data_config.num_objects)
@@ -32,9 +60,19 @@ def build_sources(data_config, seed: int):
                                                           data_config.num_slices)
     return (ArraySource(stack=train_stack, disparity=train_disp), ArraySource(stack=val_stack, disparity=val_disp),
             {'focus_disparities': focus})
+  if data_config.source == 'synthetic_thin_lens':
+    scene = synthetic.SceneConfig(height=data_config.height, width=data_config.width,
+                                  num_objects=data_config.num_objects)
+    camera = thin_lens_camera(data_config.camera)
+    args = (camera, data_config.focus_distances_m, data_config.depth_range_m, data_config.max_radius_px)
+    train_stack, train_depth = synthetic_thin_lens_arrays(data_config.num_train, seed, scene, *args)
+    val_stack, val_depth = synthetic_thin_lens_arrays(data_config.num_val, seed + 1_000_003, scene, *args)
+    return (ArraySource(stack=train_stack, depth=train_depth), ArraySource(stack=val_stack, depth=val_depth),
+            {'focus_distances_m': np.asarray(data_config.focus_distances_m, np.float32), 'camera': camera})
   if data_config.source == 'ddff12scene':
     return _tfds_sources(data_config)
-  raise ValueError(f"unknown data source {data_config.source!r}; expected 'synthetic_lf' or 'ddff12scene'.")
+  raise ValueError(f"unknown data source {data_config.source!r}; expected 'synthetic_lf', 'synthetic_thin_lens' or "
+                   "'ddff12scene'.")
 
 
 class TFDSSource:

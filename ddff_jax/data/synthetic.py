@@ -44,10 +44,11 @@ def sample_scene(key, config: SceneConfig) -> dict[str, jax.Array]:
   slant = jax.random.uniform(keys[2], (num_layers, 2), minval=-1.0, maxval=1.0) * config.max_slant
   slanted = jax.random.bernoulli(keys[3], 0.5, (config.num_objects, 1)).astype(jnp.float32)  # else fronto-parallel
   slant = slant * jnp.concatenate([jnp.ones((1, 1)), slanted])
-  # Keep every plane inside its band: background within [0, 0.4], objects within [0.4, 1].
-  slant = slant.at[0].multiply(jnp.minimum(1.0, jnp.minimum(t_bg[0], 0.4 - t_bg[0]) / (config.max_slant / 2 + 1e-6)))
-  room = jnp.minimum(t_obj - 0.4, 1.0 - t_obj) / (config.max_slant / 2 + 1e-6)
-  slant = slant.at[1:].multiply(jnp.minimum(1.0, room)[:, None])
+  # Keep every plane inside its band (background [0, 0.4], objects [0.4, 1]): over the image (normalised
+  # coordinates within ±1/2) a plane departs from its centre value by at most (|slant_y| + |slant_x|) / 2.
+  room = jnp.concatenate([jnp.minimum(t_bg, 0.4 - t_bg), jnp.minimum(t_obj - 0.4, 1.0 - t_obj)])
+  excursion = 0.5 * jnp.sum(jnp.abs(slant), axis=1)
+  slant = slant * jnp.minimum(1.0, room / jnp.maximum(excursion, 1e-6))[:, None]
   centre = jax.random.uniform(keys[4], (num_layers, 2)) * jnp.array([h, w])
   size = jax.random.uniform(keys[5], (num_layers, 2), minval=0.12, maxval=0.35) * min(h, w)
   is_disc = jax.random.bernoulli(keys[6], 0.5, (num_layers,))

@@ -40,13 +40,11 @@ def bilinear_sample(volume, positions):
   wy, wx = y - y0, x - x0
   y0i, x0i = y0.astype(jnp.int32), x0.astype(jnp.int32)
   y1i, x1i = jnp.minimum(y0i + 1, h - 1), jnp.minimum(x0i + 1, w - 1)
-  flat = volume.reshape(b, h * w, d)
-
-  def gather(yi, xi):
-    return jnp.take_along_axis(flat, (yi * w + xi).reshape(b, h * w, 1), axis=1).reshape(b, h, w, d)
-
-  return ((1 - wy)[..., None] * ((1 - wx)[..., None] * gather(y0i, x0i) + wx[..., None] * gather(y0i, x1i))
-          + wy[..., None] * ((1 - wx)[..., None] * gather(y1i, x0i) + wx[..., None] * gather(y1i, x1i)))
+  # The four corners in one gather (and one scatter-add in the gradient): far cheaper to compile and run on CPU.
+  index = jnp.stack([y0i * w + x0i, y0i * w + x1i, y1i * w + x0i, y1i * w + x1i], -1).reshape(b, h * w * 4, 1)
+  corners = jnp.take_along_axis(volume.reshape(b, h * w, d), index, axis=1).reshape(b, h, w, 4, d)
+  weights = jnp.stack([(1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx], -1)
+  return jnp.einsum('bhwk,bhwkd->bhwd', weights, corners)
 
 
 def aggregate(probabilities, weights, offsets):

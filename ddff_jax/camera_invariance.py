@@ -1,0 +1,152 @@
+"""python -m ddff_jax.camera_invariance [--config=ddff_jax/configs/camera_invariance.py] [--workdir=DIR]
+
+The camera-setting invariance experiment: trains DDFSNet and DDFFNet on synthetic thin-lens focal stacks focused at
+one set of distances (resuming whatever is already trained in <workdir>/ddfs and <workdir>/ddffnet), then measures
+both and the classical focus-measure DFF on the same test scenes rendered with
+
+  1. the training settings,
+  2. other focus distances (config.test.other_focus_m),
+  3. another camera (config.test.other_camera: focal length and f-number) at the training focus distances.
+
+DDFS is told each stack's camera and focus distances (its cost volume is built from them); DDFFNet only sees
+images. DDFFNet has one input slot per training focus distance, so a stack with other focus distances is fed by
+giving every slot the test image focused nearest to it in dioptres (the best any fixed-slot network can do).
+The classical DFF interpolates between the focus distances it is given, in dioptres; "cost-volume argmin" is the
+hypothesis of lowest raw DDFS cost per pixel (the cue DDFS starts from, without a network).
+
+Writes <workdir>/results.json, results.md (the table) and pictures/<setting>.png.
+"""
+from __future__ import annotations
+
+import os
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+_DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'camera_invariance.py')
+METRICS = ('mae', 'rmse', 'abs_rel', 'scale_invariant')
+METHODS = ('DDFS', 'DDFFNet', 'classical DFF', 'cost-volume argmin')
+
+
+def define_flags():
+  config_flags.DEFINE_config_file('config', _DEFAULT_CONFIG, 'Experiment config (camera_invariance.py, no argument).')
+  flags.DEFINE_string('workdir', 'runs/camera_invariance', 'Where both training runs and the results go.')
+  flags.DEFINE_bool('progress', True, 'Show progress bars while training.')
+
+
+FLAGS = flags.FLAGS
+
+
+def test_settings(config):
+  """[(key, description, camera, focus distances (K,))] of the experiment."""
+  import numpy as np
+  from ddff_jax.data import sources
+  base = sources.thin_lens_camera(config.ddfs.data.camera)
+  other = sources.thin_lens_camera(config.test.other_camera)
+  train_focus = np.asarray(config.ddfs.data.focus_distances_m, np.float32)
+  other_focus = np.asarray(config.test.other_focus_m, np.float32)
+  fmt = lambda f: '{' + ', '.join(f'{x:g}' for x in f) + '} m'
+  cam = lambda c: f'f = {c.focal_length_m * 1e3:g} mm, N = {c.f_number:g}'
+  settings = [
+      ('training_settings', f'training settings ({cam(base)}, focus {fmt(train_focus)})', base, train_focus),
+      ('other_focus', f'other focus distances ({cam(base)}, focus {fmt(other_focus)})', base, other_focus),
+      ('other_camera', f'other camera ({cam(other)}, focus {fmt(train_focus)})', other, train_focus),
+  ]
+  for focus in config.test.get('more_focus_m', ()):  # further focus sets, to see which change matters
+    focus = np.asarray(focus, np.float32)
+    settings.append(('focus_' + '_'.join(f'{x:g}' for x in focus), f'focus {fmt(focus)} ({cam(base)})', base, focus))
+  return settings
+
+
+def nearest_slots(train_focus_m, test_focus_m):
+  """For each training focus distance, the index of the test image focused nearest to it in dioptres."""
+  import numpy as np
+  train, test = 1.0 / np.asarray(train_focus_m, np.float64), 1.0 / np.asarray(test_focus_m, np.float64)
+  return np.argmin(np.abs(train[:, None] - test[None, :]), axis=1)
+
+
+def cost_argmin(stack, focus, camera, task):
+  """The depth hypothesis of lowest raw cost per pixel: what the cost volume alone says, without a network."""
+  import numpy as np
+  from ddff_jax import optics
+  cost = optics.defocus_cost_volume(stack, focus, camera, task.hypotheses, balance=task.balance,
+                                    max_radius_px=task.max_radius_px)
+  return task.hypotheses[np.argmin(np.asarray(cost), axis=0)]
+
+
+def predict_in_batches(fn, stacks, batch_size: int = 8):
+  import numpy as np
+  return np.concatenate([np.asarray(fn(stacks[i:i + batch_size])) for i in range(0, len(stacks), batch_size)])
+
+
+def run_experiment(config, workdir: str, progress: bool = True) -> dict:
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from ddff_jax import checkpoints, metrics, tasks, train, visualize
+  from ddff_jax.data import sources, synthetic
+
+  for name in ('ddfs', 'ddffnet'):
+    print(f'— training {name} in {workdir}/{name}', flush=True)
+    train.train_and_evaluate(config[name], os.path.join(workdir, name), progress)
+
+  data = config.ddfs.data
+  scene = synthetic.SceneConfig(height=data.height, width=data.width, num_objects=data.num_objects)
+  base = sources.thin_lens_camera(data.camera)
+  ddfs_model, ddfs_config, ddfs_step = checkpoints.load_model(os.path.join(workdir, 'ddfs'), 'best')
+  ddff_model, ddff_config, ddff_step = checkpoints.load_model(os.path.join(workdir, 'ddffnet'), 'best')
+  ddfs_task = tasks.DepthTask(ddfs_config, base, data.focus_distances_m)
+  ddff_task = tasks.DepthTask(ddff_config, base, data.focus_distances_m)
+  train_focus = np.asarray(data.focus_distances_m, np.float32)
+
+  results = {'checkpoints': {'DDFS': ddfs_step, 'DDFFNet': ddff_step}, 'settings': {}}
+  for key, description, camera, focus in test_settings(config):
+    stacks, depths = sources.synthetic_thin_lens_arrays(config.test.num_images, config.test.seed, scene, camera,
+                                                        focus, data.depth_range_m, data.max_radius_px)
+    ddfs_fn = jax.jit(lambda s, f=focus, c=camera: ddfs_task.predict(ddfs_model, {'stack': s}, jnp.asarray(f), c))
+    slots = nearest_slots(train_focus, focus)
+    ddff_fn = jax.jit(lambda s: ddff_task.predict(ddff_model, {'stack': s[:, slots]}))
+    predictions = {'DDFS': predict_in_batches(ddfs_fn, stacks), 'DDFFNet': predict_in_batches(ddff_fn, stacks),
+                   'classical DFF': np.stack([np.asarray(ddfs_task.classical(s, focus)) for s in stacks]),
+                   'cost-volume argmin': np.stack([cost_argmin(s, focus, camera, ddfs_task) for s in stacks])}
+    table = {m: metrics.mean_over_images([ddfs_task.image_metrics(p, g) for p, g in zip(predictions[m], depths)])
+             for m in METHODS}
+    results['settings'][key] = {'description': description, 'focus_distances_m': focus.tolist(),
+                                'ddffnet_slots': slots.tolist(), 'metrics': table}
+    visualize.save_comparison_panel(os.path.join(workdir, 'pictures', f'{key}.png'), stacks[0][-1], depths[0],
+                                    {m: predictions[m][0] for m in METHODS}, title=description)
+    print(f'{description}: ' + '; '.join(f'{m} MAE {table[m]["mae"]:.4f}' for m in METHODS), flush=True)
+
+  results['markdown'] = markdown_table(results)
+  checkpoints.write_json_atomic(os.path.join(workdir, 'results.json'), results)
+  tmp = os.path.join(workdir, 'results.md.tmp')
+  with open(tmp, 'w') as f:
+    f.write(results['markdown'])
+  os.replace(tmp, os.path.join(workdir, 'results.md'))
+  print(results['markdown'])
+  return results
+
+
+def markdown_table(results) -> str:
+  lines = ['| test setting | method | MAE (m) | RMSE (m) | AbsRel | scale-inv. |', '|---|---|---|---|---|---|']
+  for setting in results['settings'].values():
+    for method in METHODS:
+      m = setting['metrics'][method]
+      lines.append(f'| {setting["description"]} | {method} | ' + ' | '.join(f'{m[k]:.4f}' for k in METRICS) + ' |')
+  return '\n'.join(lines) + '\n'
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  from absl import logging
+  logging.set_verbosity(logging.WARNING)
+  if 'ddfs' not in FLAGS.config:
+    raise app.UsageError('--config must be the experiment config (camera_invariance.py without a :model suffix).')
+  run_experiment(FLAGS.config, FLAGS.workdir, FLAGS.progress)
+
+
+if __name__ == '__main__':
+  define_flags()
+  app.run(main)
