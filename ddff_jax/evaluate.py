@@ -1,7 +1,9 @@
 """python -m ddff_jax.evaluate [--workdir=DIR | --method=classical] --dataset=<spec> --output_dir=DIR
 
 Datasets:
-  synthetic          the validation set of the workdir's config (or of the default config)
+  synthetic          the validation set of the workdir's config (or of the default config); for a thin-lens depth
+                     run (DDFS or DDFFNet on `synthetic_thin_lens`) the DDFS metrics in metres, with
+                     --method=checkpoint or --method=classical
   h5:<trainval.h5>   the validation split of the published DDFF file (DDFF protocol, DESIGN §5)
   hci:<folder>       an HCI light-field scene, refocused to --disparities (default linspace:-2.5,2.5,10); signed
                      disparities, so MSE/RMS/BadPix/Bumpiness over every pixel
@@ -104,10 +106,53 @@ def evaluate(predictor, spec, workdir, disparities, output_dir, num_panels=4, re
   return report
 
 
+def evaluate_depth(method: str, workdir: str, which: str, output_dir: str, num_panels: int = 4) -> dict:
+  """DDFS metrics (MAE, RMSE, AbsRel, scale-invariant) of a thin-lens depth run (`synthetic_thin_lens` config) or
+  of the classical DFF on its validation set, with colour-mapped panels."""
+  import numpy as np
+  from ddff_jax import checkpoints, metrics, tasks, visualize
+  from ddff_jax.data import sources
+  config = checkpoints.load_config(workdir)
+  _, val, info = sources.build_sources(config.data, config.seed)
+  task = tasks.DepthTask(config, info['camera'], info['focus_distances_m'])
+  if method == 'checkpoint':
+    import jax
+    model, _, step = checkpoints.load_model(workdir, which)
+    name = f'{config.model.name} ({workdir}, step {step})'
+    forward = jax.jit(lambda s: task.predict(model, {'stack': s}))
+    predict = lambda stack: np.asarray(forward(stack[None]))[0]
+  else:
+    name, predict = 'classical DFF (modified Laplacian, dioptres)', lambda stack: np.asarray(task.classical(stack))
+  os.makedirs(output_dir, exist_ok=True)
+  per_image = []
+  for i in range(len(val)):
+    example = val[i]
+    pred = predict(example['stack'])
+    per_image.append({k: float(v) for k, v in task.image_metrics(pred, example['depth']).items()})
+    if i < num_panels:
+      visualize.save_comparison_panel(os.path.join(output_dir, f'panel_{i:03d}.png'), example['stack'][-1],
+                                      example['depth'], {name: pred}, title=f'{name} — image {i}')
+  summary = metrics.mean_over_images(per_image)
+  report = {'method': name, 'dataset': 'synthetic_thin_lens validation', 'metrics': summary, 'per_image': per_image}
+  checkpoints.write_json_atomic(os.path.join(output_dir, 'metrics.json'), report)
+  print(f'{name} ({summary["num_images"]} images): ' + ', '.join(f'{k} {summary[k]:.4g}' for k in task.metric_names)
+        + f'  -> {output_dir}')
+  return report
+
+
+def is_depth_run(workdir: str | None) -> bool:
+  from ddff_jax import checkpoints
+  return bool(workdir) and checkpoints.load_config(workdir).data.source == 'synthetic_thin_lens'
+
+
 @inference.one_line_errors
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  if FLAGS.dataset == 'synthetic' and is_depth_run(FLAGS.workdir):
+    evaluate_depth(FLAGS.method, FLAGS.workdir, FLAGS.which, FLAGS.output_dir or os.path.join(FLAGS.workdir, 'eval'),
+                   FLAGS.num_panels)
+    return
   predictor = inference.Predictor(FLAGS.method, FLAGS.workdir, FLAGS.which)
   output_dir = FLAGS.output_dir or (os.path.join(FLAGS.workdir, 'eval') if FLAGS.workdir
                                     else os.path.join('runs', f'eval_{FLAGS.method}'))

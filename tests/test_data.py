@@ -171,3 +171,12 @@ def test_grain_loader_yields_the_same_batches_and_resumes():
   again = iter(pipeline.grain_batches(source, 4, 3, augment, start_step=2, num_steps=8))
   again.set_state(state)
   np.testing.assert_array_equal(next(again)['disparity'], expected)
+
+
+def test_synthetic_planes_stay_inside_their_nearness_band():
+  """Slanted planes are limited so that nearness stays in [0, 1] everywhere (it once reached -0.035, which
+  maps to depths beyond the far limit or negative)."""
+  config = synthetic.SceneConfig(height=48, width=48, num_objects=3)
+  for i in range(60):
+    _, t = synthetic.render_centre(synthetic.sample_scene(jax.random.PRNGKey(i), config), config)
+    assert -1e-6 <= float(t.min()) and float(t.max()) <= 1 + 1e-6, i

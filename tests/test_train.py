@@ -118,6 +118,32 @@ def test_train_cli_writes_checkpoints_metrics_and_pictures(trained_workdir):
   assert any('val_mse' in l for l in lines) and any('train_loss' in l for l in lines)
 
 
+def _tensorboard_scalars(logdir):
+  """{(tag, step): value} read from the TFRecord-framed event files (8-byte length, 4-byte CRC, payload, CRC)."""
+  import struct
+  from tensorboardX.proto import event_pb2
+  out = {}
+  for path in logdir.glob('events.out.tfevents.*'):
+    data, i = path.read_bytes(), 0
+    while i < len(data):
+      n = struct.unpack('<Q', data[i:i + 8])[0]
+      event = event_pb2.Event.FromString(data[i + 12:i + 12 + n])
+      i += 12 + n + 4
+      for value in event.summary.value:
+        out[(value.tag, event.step)] = value.simple_value
+  return out
+
+
+def test_train_cli_logs_the_same_scalars_to_tensorboard(trained_workdir):
+  pytest.importorskip('tensorboardX')
+  scalars = _tensorboard_scalars(trained_workdir / 'tensorboard')
+  records = [eval_json(l) for l in open(trained_workdir / 'metrics.jsonl')]
+  expected = {(k, r['step']): v for r in records for k, v in r.items() if k != 'step'}
+  assert expected and set(expected) <= set(scalars)
+  for key, value in expected.items():
+    assert scalars[key] == pytest.approx(value, rel=1e-6), key
+
+
 def test_evaluate_cli(trained_workdir, tmp_path):
   result = _run(['-m', 'ddff_jax.evaluate', f'--workdir={trained_workdir}', '--dataset=synthetic',
                  f'--output_dir={tmp_path}'])
@@ -217,3 +243,27 @@ def test_two_process_jax_distributed_run_on_localhost(tmp_path):
   # steps differ by float summation order, which test_four_devices_train_like_one_device... bounds.)
   assert losses(tmp_path / 'two')[0] == pytest.approx(losses(tmp_path / 'one')[0], rel=1e-5)
   assert len(losses(tmp_path / 'two')) == 4
+
+
+def test_ddfs_config_trains_and_evaluates_from_the_command_line(tmp_path):
+  """The DDFS config end to end through the CLIs: train (cost volumes built in the step, depth-scale augmentation),
+  then evaluate with the DDFS metrics — the model and the classical DFF on the same validation set."""
+  workdir = tmp_path / 'ddfs'
+  config = os.path.join(os.path.dirname(HERE), 'ddff_jax', 'configs', 'camera_invariance.py')
+  result = _run(['-m', 'ddff_jax.train', f'--config={config}:ddfs', f'--workdir={workdir}',
+                 '--noprogress', '--config.data.height=32', '--config.data.width=32', '--config.data.num_train=8',
+                 '--config.data.num_val=2', '--config.model.num_hypotheses=8', '--config.train.num_steps=2',
+                 '--config.eval_every=2', '--config.checkpoint_every=2', '--config.log_every=1'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  import json
+  final = json.loads((workdir / 'final_metrics.json').read_text())
+  assert final['selection_metric'] == 'mae' and np.isfinite(final['model']['mae'])
+  for method in ('checkpoint', 'classical'):
+    out = tmp_path / method
+    result = _run(['-m', 'ddff_jax.evaluate', f'--workdir={workdir}', f'--method={method}', f'--output_dir={out}'])
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / 'metrics.json').read_text())
+    assert report['metrics']['num_images'] == 2 and (out / 'panel_000.png').is_file()
+    assert set(report['metrics']) >= {'mae', 'rmse', 'abs_rel', 'scale_invariant'}
+  # The classical figure written by train's final report and by evaluate agree: the same data and method.
+  assert report['metrics']['mae'] == pytest.approx(final['classical_dff']['mae'], rel=1e-5)
