@@ -1,8 +1,9 @@
 """python -m ddff_jax.camera_invariance [--config=ddff_jax/configs/camera_invariance.py] [--workdir=DIR]
 
 The camera-setting invariance experiment: trains DDFSNet and DDFFNet on synthetic thin-lens focal stacks focused at
-one set of distances (resuming whatever is already trained in <workdir>/ddfs and <workdir>/ddffnet), then measures
-both and the classical focus-measure DFF on the same test scenes rendered with
+one set of distances, and a second DDFSNet on a random focus set per training example (resuming whatever is already
+trained in <workdir>/ddfs, ddffnet, ddfs_varied), then measures them and the classical focus-measure DFF on the same
+test scenes rendered with
 
   1. the training settings,
   2. other focus distances (config.test.other_focus_m),
@@ -26,7 +27,7 @@ from ml_collections import config_flags
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'camera_invariance.py')
 METRICS = ('mae', 'rmse', 'abs_rel', 'scale_invariant')
-METHODS = ('DDFS', 'DDFFNet', 'classical DFF', 'cost-volume argmin')
+METHODS = ('DDFS', 'DDFS, varied focus', 'DDFFNet', 'classical DFF', 'cost-volume argmin')
 
 
 def define_flags():
@@ -87,7 +88,7 @@ def run_experiment(config, workdir: str, progress: bool = True) -> dict:
   from ddff_jax import checkpoints, metrics, tasks, train, visualize
   from ddff_jax.data import sources, synthetic
 
-  for name in ('ddfs', 'ddffnet'):
+  for name in ('ddfs', 'ddffnet', 'ddfs_varied'):
     print(f'— training {name} in {workdir}/{name}', flush=True)
     train.train_and_evaluate(config[name], os.path.join(workdir, name), progress)
 
@@ -96,18 +97,23 @@ def run_experiment(config, workdir: str, progress: bool = True) -> dict:
   base = sources.thin_lens_camera(data.camera)
   ddfs_model, ddfs_config, ddfs_step = checkpoints.load_model(os.path.join(workdir, 'ddfs'), 'best')
   ddff_model, ddff_config, ddff_step = checkpoints.load_model(os.path.join(workdir, 'ddffnet'), 'best')
-  ddfs_task = tasks.DepthTask(ddfs_config, base, data.focus_distances_m)
+  varied_model, _, varied_step = checkpoints.load_model(os.path.join(workdir, 'ddfs_varied'), 'best')
+  ddfs_task = tasks.DepthTask(ddfs_config, base, data.focus_distances_m)  # the same hypotheses for both DDFS runs
   ddff_task = tasks.DepthTask(ddff_config, base, data.focus_distances_m)
   train_focus = np.asarray(data.focus_distances_m, np.float32)
 
-  results = {'checkpoints': {'DDFS': ddfs_step, 'DDFFNet': ddff_step}, 'settings': {}}
+  results = {'checkpoints': {'DDFS': ddfs_step, 'DDFS, varied focus': varied_step, 'DDFFNet': ddff_step},
+             'settings': {}}
   for key, description, camera, focus in test_settings(config):
     stacks, depths = sources.synthetic_thin_lens_arrays(config.test.num_images, config.test.seed, scene, camera,
                                                         focus, data.depth_range_m, data.max_radius_px)
-    ddfs_fn = jax.jit(lambda s, f=focus, c=camera: ddfs_task.predict(ddfs_model, {'stack': s}, jnp.asarray(f), c))
+    ddfs_fns = [jax.jit(lambda s, m=m, f=focus, c=camera: ddfs_task.predict(m, {'stack': s}, jnp.asarray(f), c))
+                for m in (ddfs_model, varied_model)]
     slots = nearest_slots(train_focus, focus)
     ddff_fn = jax.jit(lambda s: ddff_task.predict(ddff_model, {'stack': s[:, slots]}))
-    predictions = {'DDFS': predict_in_batches(ddfs_fn, stacks), 'DDFFNet': predict_in_batches(ddff_fn, stacks),
+    predictions = {'DDFS': predict_in_batches(ddfs_fns[0], stacks),
+                   'DDFS, varied focus': predict_in_batches(ddfs_fns[1], stacks),
+                   'DDFFNet': predict_in_batches(ddff_fn, stacks),
                    'classical DFF': np.stack([np.asarray(ddfs_task.classical(s, focus)) for s in stacks]),
                    'cost-volume argmin': np.stack([cost_argmin(s, focus, camera, ddfs_task) for s in stacks])}
     table = {m: metrics.mean_over_images([ddfs_task.image_metrics(p, g) for p, g in zip(predictions[m], depths)])
@@ -140,11 +146,10 @@ def markdown_table(results) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  from absl import logging
-  logging.set_verbosity(logging.WARNING)
   if 'ddfs' not in FLAGS.config:
     raise app.UsageError('--config must be the experiment config (camera_invariance.py without a :model suffix).')
-  run_experiment(FLAGS.config, FLAGS.workdir, FLAGS.progress)
+  from ddff_jax import inference
+  inference.one_line_errors(run_experiment)(FLAGS.config, FLAGS.workdir, FLAGS.progress)
 
 
 if __name__ == '__main__':

@@ -42,6 +42,8 @@ def write_json_atomic(path, data) -> None:
 
 def prepare_workdir(workdir: str, config) -> None:
   """Creates the workdir and its config.json, or refuses one written by an incompatible config."""
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise ValueError(f'--workdir {workdir} is a file, not a directory.')
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, 'config.json')
   new = _jsonable(config)
@@ -50,7 +52,7 @@ def prepare_workdir(workdir: str, config) -> None:
       old = json.load(f)
     diffs = [k for k in COMPATIBILITY_KEYS if _lookup(old, k) != _lookup(new, k)]
     if diffs:
-      raise SystemExit(f'error: {workdir} was written by an incompatible config (differs in {", ".join(diffs)}); '
+      raise ValueError(f'{workdir} was written by an incompatible config (differs in {", ".join(diffs)}); '
                        'use a new --workdir, or the original config.')
   if jax.process_index() == 0:
     write_json_atomic(path, new)

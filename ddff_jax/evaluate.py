@@ -25,9 +25,7 @@ from ddff_jax import inference
 def define_flags():
   """Command-line flags; defined only when run as a program, so that the module imports cleanly beside the
   other entry points (absl flags are global)."""
-  flags.DEFINE_enum('method', 'checkpoint', ['checkpoint', 'classical'], 'A trained model or the classical DFF.')
-  flags.DEFINE_string('workdir', None, 'Training workdir holding the model (for --method=checkpoint).')
-  flags.DEFINE_enum('which', 'best', ['best', 'latest'], 'Which checkpoint of the workdir.')
+  inference.define_method_flags()
   flags.DEFINE_string('dataset', 'synthetic', "'synthetic', 'h5:<path>' or 'hci:<folder>'.")
   flags.DEFINE_string('disparities', None, 'Focus disparities for light-field inputs.')
   flags.DEFINE_string('output_dir', None, 'Where results go (default: <workdir>/eval or runs/eval_<method>).')
@@ -153,7 +151,7 @@ def main(argv):
     evaluate_depth(FLAGS.method, FLAGS.workdir, FLAGS.which, FLAGS.output_dir or os.path.join(FLAGS.workdir, 'eval'),
                    FLAGS.num_panels)
     return
-  predictor = inference.Predictor(FLAGS.method, FLAGS.workdir, FLAGS.which)
+  predictor = inference.predictor_from_flags(FLAGS)
   output_dir = FLAGS.output_dir or (os.path.join(FLAGS.workdir, 'eval') if FLAGS.workdir
                                     else os.path.join('runs', f'eval_{FLAGS.method}'))
   evaluate(predictor, FLAGS.dataset, FLAGS.workdir, FLAGS.disparities, output_dir, FLAGS.num_panels,

@@ -102,23 +102,54 @@ def load_stack(path, disparities_spec: str | None, *, h5_split: str = 'test', h5
   return stack, focus, gt
 
 
-class Predictor:
-  """A depth-from-focus method with one interface: stack (S, H, W, 3) [0, 1] + focus disparities -> (H, W)."""
+METHODS = ('checkpoint', 'classical', 'weights')
 
-  def __init__(self, method: str, workdir: str | None = None, which: str = 'best'):
+
+def define_method_flags():
+  """The flags that choose a method, shared by `predict` and `evaluate`."""
+  from absl import flags
+  flags.DEFINE_enum('method', 'checkpoint', list(METHODS),
+                    'A trained model (--workdir), the classical DFF, or a pretrained DDFFNet file (--weights).')
+  flags.DEFINE_string('workdir', None, 'Training workdir holding the model (for --method=checkpoint).')
+  flags.DEFINE_enum('which', 'best', ['best', 'latest'], 'Which checkpoint of the workdir.')
+  flags.DEFINE_string('weights', None, 'For --method=weights: a whole-DDFFNet weights file, e.g. the released TF '
+                      'export ddffnet-cc3-snapshot-121256.npz.')
+  flags.DEFINE_string('variant', 'cc3-upconv', "For --method=weights: the DDFFNet variant of the file, "
+                      "'<cc1|cc2|cc3|none>-<upconv|unpool|bilinear>'.")
+
+
+def predictor_from_flags(flags_values) -> 'Predictor':
+  f = flags_values
+  return Predictor(f.method, f.workdir, f.which, weights=f.weights, variant=f.variant)
+
+
+class Predictor:
+  """A depth-from-focus method with one interface: stack (S, H, W, 3) [0, 1] + focus disparities -> (H, W).
+
+  method: 'checkpoint' (a training workdir), 'classical' (focus measure), or 'weights' (a whole DDFFNet weights
+  file, built as the paper config `configs/ddffnet.py:<variant>`: 10 slices, raw 0–255 input as the released model).
+  """
+
+  def __init__(self, method: str, workdir: str | None = None, which: str = 'best', *, weights: str | None = None,
+               variant: str = 'cc3-upconv'):
     self.method = method
     if method == 'classical':
       self.num_slices, self.name = None, 'classical DFF (modified Laplacian, parabolic)'
-    elif method == 'checkpoint':
+      return
+    if method == 'checkpoint':
       if not workdir:
         raise ValueError('--method=checkpoint needs --workdir (a training workdir).')
-      import jax
       from ddff_jax import checkpoints
       model, config, step = checkpoints.load_model(workdir, which)
-      self.num_slices, self.name = config.model.num_slices, f'{config.model.name} ({workdir}, step {step})'
-      self._forward = jax.jit(lambda s: model(s[None])[0])
+      self.name = f'{config.model.name} ({workdir}, step {step})'
+    elif method == 'weights':
+      model, config = load_ddffnet_weights(weights, variant)
+      self.name = f'DDFFNet {variant} ({weights})'
     else:
-      raise ValueError(f"--method must be 'checkpoint' or 'classical', got {method!r}.")
+      raise ValueError(f'--method must be one of {METHODS}, got {method!r}.')
+    import jax
+    self.num_slices = config.model.num_slices
+    self._forward = jax.jit(lambda s: model(s[None])[0])
 
   def __call__(self, stack, focus_disparities):
     if self.method == 'classical':
@@ -128,3 +159,22 @@ class Predictor:
     if stack.shape[0] != self.num_slices:
       raise ValueError(f'the model was trained on {self.num_slices}-slice stacks; this stack has {stack.shape[0]}.')
     return np.asarray(self._forward(stack))
+
+
+def load_ddffnet_weights(weights: str | None, variant: str = 'cc3-upconv'):
+  """A whole DDFFNet (eval mode) from a weights file holding every layer (the DDFF TF export), and its config."""
+  if not weights:
+    raise ValueError('--method=weights needs --weights (e.g. the released ddffnet-cc3-snapshot-121256.npz).')
+  from ddff_jax.configs import ddffnet as ddffnet_config
+  from ddff_jax.models import pretrained
+  from ddff_jax.models.registry import build_model
+  config = ddffnet_config.get_config(variant)
+  arrays = pretrained.read_arrays(weights)
+  fmt = pretrained.detect_format(arrays)
+  if fmt != 'ddffnet_tf_export':
+    raise ValueError(f'{weights} holds {fmt} encoder weights only; prediction needs a whole DDFFNet (train one with '
+                     f'--config.train.init_weights={weights}, or pass the DDFFNet TF export).')
+  model = build_model(config.model, config.seed)
+  pretrained.load_ddffnet_tf_export(model, arrays)
+  model.eval()
+  return model, config

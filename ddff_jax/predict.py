@@ -23,9 +23,7 @@ def define_flags():
   """Command-line flags; defined only when run as a program, so that the module imports cleanly beside the
   other entry points (absl flags are global)."""
   flags.DEFINE_string('input', None, 'Focal stack / light field / DDFF h5 file.', required=True)
-  flags.DEFINE_enum('method', 'checkpoint', ['checkpoint', 'classical'], 'A trained model or the classical DFF.')
-  flags.DEFINE_string('workdir', None, 'Training workdir holding the model (for --method=checkpoint).')
-  flags.DEFINE_enum('which', 'best', ['best', 'latest'], 'Which checkpoint of the workdir.')
+  inference.define_method_flags()
   flags.DEFINE_string('disparities', None, "Focus disparities of the stack: 'ddff:10', 'linspace:LO,HI,S' or a list.")
   flags.DEFINE_enum('h5_split', 'test', ['train', 'validation', 'test'], 'Split of an h5 input.')
   flags.DEFINE_integer('h5_index', 0, 'Sample of an h5 input.')
@@ -92,7 +90,7 @@ def _save_npy(path, array):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  predictor = inference.Predictor(FLAGS.method, FLAGS.workdir, FLAGS.which)
+  predictor = inference.predictor_from_flags(FLAGS)
   if FLAGS.submission:
     write_submission(predictor, FLAGS.input, FLAGS.submission)
   else:

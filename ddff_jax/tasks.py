@@ -83,17 +83,19 @@ class DepthTask:
       raise ValueError(f"unknown model name {self.model_name!r}; expected 'ddffnet' or 'ddfs'.")
 
   def ddfs_inputs(self, stack, depth_scale=None, focus_distances_m=None, camera=None):
-    """stack (B, K, H, W, 3), depth_scale (B,) or None -> image (B, H, W, 3), normalised cost (B, D, H, W)."""
+    """stack (B, K, H, W, 3), depth_scale (B,) or None, focus distances (K,) or (B, K) (default: the task's)
+    -> image (B, H, W, 3), normalised cost (B, D, H, W)."""
     focus = self.focus_distances_m if focus_distances_m is None else focus_distances_m
+    focus = jnp.broadcast_to(jnp.asarray(focus, stack.dtype), stack.shape[:2])
     camera = self.camera if camera is None else camera
     scale = jnp.ones(stack.shape[:1], stack.dtype) if depth_scale is None else depth_scale
     hypotheses = jnp.asarray(self.hypotheses)[None] / scale[:, None]  # (B, D)
 
-    def one(s, h):
+    def one(s, f, h):
       return optics.normalize_cost_volume(optics.defocus_cost_volume(
-          s, focus, camera, h, balance=self.balance, max_radius_px=self.max_radius_px))
+          s, f, camera, h, balance=self.balance, max_radius_px=self.max_radius_px))
 
-    cost = jax.lax.stop_gradient(jax.vmap(one)(stack, hypotheses))
+    cost = jax.lax.stop_gradient(jax.vmap(one)(stack, focus, hypotheses))
     return stack[:, -1], cost
 
   def predict(self, model, batch, focus_distances_m=None, camera=None):
@@ -109,7 +111,7 @@ class DepthTask:
     scale = batch.get('depth_scale')
     target = batch['depth'] if scale is None else batch['depth'] * scale[:, None, None]
     reachable = (target >= self.hypotheses[0]) & (target <= self.hypotheses[-1])
-    image, cost = self.ddfs_inputs(batch['stack'], scale)
+    image, cost = self.ddfs_inputs(batch['stack'], scale, batch.get('focus_distances_m'))
     return multiscale_l1(model(image, cost, self.hypotheses), jnp.where(reachable, target, 0.0))
 
   def image_metrics(self, pred, gt) -> dict:

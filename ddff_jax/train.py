@@ -65,7 +65,7 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   checkpoints.prepare_workdir(workdir, config)
   num_devices = jax.device_count()
   if config.train.batch_size % num_devices:
-    raise SystemExit(f'error: train.batch_size={config.train.batch_size} does not split over {num_devices} devices.')
+    raise ValueError(f'train.batch_size={config.train.batch_size} does not split over {num_devices} devices.')
   mesh = make_mesh()
   data_sharding, replicated = NamedSharding(mesh, P('data')), NamedSharding(mesh, P())
 
@@ -101,6 +101,8 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
     state = nnx.State({0: items['model'], 1: items['optimizer']})
     start = step
     print(f'resuming from step {step} in {workdir}', flush=True)
+  elif config.train.get('init_weights'):
+    state = load_initial_weights(graphdef, state, config, replicated)
   log = MetricsLog(os.path.join(workdir, 'metrics.jsonl'), keep_until=start)
   tensorboard = TensorBoardLog(os.path.join(workdir, 'tensorboard'), enabled=config.get('tensorboard', True))
 
@@ -159,6 +161,28 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   bar.close()
   tensorboard.close()
   return final_report(workdir, val_source, task, history, config)
+
+
+def load_initial_weights(graphdef, state, config, sharding):
+  """A fresh run's model weights from `train.init_weights` (a VGG-16 file fills the encoder, the DDFFNet TF export
+  everything; see `models.pretrained`); every process reads the file and places the same values."""
+  import jax
+  import numpy as np
+  from flax import nnx
+
+  from ddff_jax.models import pretrained
+
+  if config.model.name != 'ddffnet':
+    raise ValueError(f'train.init_weights loads DDFFNet weights; this config trains {config.model.name!r}.')
+  model, optimizer = nnx.merge(graphdef, state)
+  try:
+    report = pretrained.load_weights(model, config.train.init_weights)
+  except (OSError, ValueError) as e:
+    raise type(e)(f'train.init_weights: {e}') from e
+  print(f'initialised {len(report.loaded)} weight arrays from {config.train.init_weights}', flush=True)
+  loaded = nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))
+  nnx.update(model, jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), loaded))
+  return nnx.state((model, optimizer))
 
 
 def make_mesh():
@@ -289,9 +313,12 @@ class _progress:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  from ddff_jax import inference
+  inference.one_line_errors(train_from_flags)()  # also quiets absl INFO logging (orbax reports every save)
+
+
+def train_from_flags():
   import jax
-  from absl import logging
-  logging.set_verbosity(logging.WARNING)  # orbax reports every save at INFO
   if FLAGS.coordinator_address:
     jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
   train_and_evaluate(FLAGS.config, FLAGS.workdir, FLAGS.progress)

@@ -1,21 +1,40 @@
 """Every shipped config builds its model and data, and the paper config trains from the ddff12scene builder."""
 import numpy as np
 
-from ddff_jax.configs import ddffnet_cc3, default
+import pytest
+
+from ddff_jax.configs import ddffnet, default
 from ddff_jax.data import sources
 from ddff_jax.ddff12scene import make_dummy_data
 
 
 def test_paper_config_has_the_papers_hyper_parameters():
-  c = ddffnet_cc3.get_config()
+  c = ddffnet.get_config()
   assert (c.train.optimizer, c.train.learning_rate, c.train.momentum, c.train.batch_size) == ('sgd', 1e-3, 0.9, 2)
   assert (c.train.weight_decay, c.train.lr_decay, c.train.lr_decay_epochs, c.train.grad_clip) == (5e-4, 0.9, 4, 5.0)
   assert c.model.skips == ('cc3',) and c.model.upsample == 'upconv' and c.model.normalization == 'raw255'
 
 
+@pytest.mark.parametrize('variant, skips, upsample', [
+    ('cc1-unpool', ('cc1',), 'unpool'), ('CC2-bilinear', ('cc2',), 'bilinear'), ('none-upconv', (), 'upconv')])
+def test_every_variant_of_the_papers_ablation_has_a_config_that_builds(variant, skips, upsample):
+  from ddff_jax.models.registry import build_model
+  c = ddffnet.get_config(variant)
+  assert tuple(c.model.skips) == skips and c.model.upsample == upsample
+  assert c.train.learning_rate == 1e-3 and c.data.source == 'ddff12scene'
+  c.model.width = 0.0625
+  model = build_model(c.model)
+  assert model.skips == skips and model.upsample == upsample
+
+
+def test_an_unknown_variant_is_a_clear_error():
+  with pytest.raises(ValueError, match="expected '<skip>-<upsampling>'"):
+    ddffnet.get_config('cc4-upconv')
+
+
 def test_ddff12scene_source_reads_the_h5_builder(tmp_path):
   make_dummy_data.write_h5_files(tmp_path / 'manual', num_train=3, num_val=2)
-  c = ddffnet_cc3.get_config()
+  c = ddffnet.get_config()
   c.data.update(data_dir=str(tmp_path / 'tfds'), manual_dir=str(tmp_path / 'manual'))
   train, val, info = sources.build_sources(c.data, 0)
   assert len(train) == 2 and len(val) == 2  # the zero padding sample is skipped

@@ -28,6 +28,20 @@ def test_disk_psf_hand_checked_radius_one():
   np.testing.assert_allclose(kernel[0, 0], 0.0787867 / np.pi, rtol=1e-5)
 
 
+def test_disk_psf_is_exact_when_the_radius_is_computed_in_the_same_compiled_program():
+  """Regression: XLA:CPU (jaxlib 0.10.2) miscompiled the kernel's normalising sum when the radius came from the
+  camera model inside the same jit, silently scaling the r = 3.05 px disk of this case by 0.83 (and with it the
+  cost volume's Wiener filters)."""
+  focus = jnp.asarray([0.1, 0.3, 1.5], jnp.float32)
+  depth = jnp.float32(np.linspace(0.1, 3.0, 6)[1])
+  camera = optics.DEFOCUSNET_CAMERA
+  psf = np.asarray(jax.jit(lambda d, f: optics.disk_psf(camera.psf_radius_px(d, f), 21))(depth, focus))
+  radii = np.asarray(camera.psf_radius_px(depth, focus))
+  assert radii[0] > 3 and 0.5 < radii[1] < 1 and radii[2] < 0.5
+  for kernel, radius in zip(psf, radii):
+    np.testing.assert_allclose(kernel, disk_psf_quadrature(float(radius), 21), atol=1e-6)
+
+
 def test_small_radius_is_a_delta_and_padding_does_not_change_the_kernel():
   for r in (0.0, 0.2, 0.49):
     k = np.asarray(optics.disk_psf(r, 5))

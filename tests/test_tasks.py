@@ -88,3 +88,37 @@ def test_disparity_models_refuse_thin_lens_mismatch():
   config.data = ml_collections.ConfigDict(dict(source='synthetic_lf'))
   with pytest.raises(ValueError, match='needs depth data'):
     tasks.build_task(config, {'focus_disparities': np.zeros(10)})
+
+
+def test_varied_focus_training_gives_each_example_its_own_focus_set_and_cost_volume():
+  """`data.focus_range_m`: every training example is rendered at its own focus set (drawn uniformly in dioptres,
+  nearest first), carries it in the batch, and the task builds each example's cost volume from its own set —
+  checked against rendering and cost volumes computed one example at a time with those distances."""
+  from ddff_jax.data import sources
+  sets = sources.random_focus_sets(2000, 3, (0.1, 2.0), seed=0)
+  assert sets.shape == (2000, 3) and np.all(np.diff(sets, axis=1) >= 0)
+  assert sets.min() >= 0.1 and sets.max() <= 2.0
+  dioptres = 1.0 / sets.ravel()  # uniform on [0.5, 10]: mean 5.25, quartiles 2.875 / 7.625
+  assert abs(dioptres.mean() - 5.25) < 0.15 and abs(np.percentile(dioptres, 25) - 2.875) < 0.25
+  with pytest.raises(ValueError, match='0 < near < far'):
+    sources.random_focus_sets(2, 3, (2.0, 0.1), seed=0)
+
+  config = experiment_config.get_config('ddfs_varied')
+  config.data.update(height=24, width=24, num_train=2, num_val=1)
+  config.model.num_hypotheses = 6
+  train, val, info = sources.build_sources(config.data, seed=3)
+  focus = train[0:2]['focus_distances_m']
+  assert focus.shape == (2, 3) and not np.allclose(focus[0], focus[1])
+  assert 'focus_distances_m' not in val[0] and tuple(info['focus_distances_m']) == pytest.approx(FOCUS)
+  scene = synthetic.SceneConfig(height=24, width=24, num_objects=config.data.num_objects)
+  one, _, _ = synthetic.sample_thin_lens_stack(jax.random.fold_in(jax.random.PRNGKey(3), 1), scene, CAMERA,
+                                               tuple(float(f) for f in focus[1]), (0.1, 3.0))
+  np.testing.assert_allclose(train[1]['stack'], np.asarray(one), atol=1e-6)
+
+  task = tasks.DepthTask(config, CAMERA, FOCUS)
+  _, cost = task.ddfs_inputs(jnp.asarray(train[0:2]['stack']), None, jnp.asarray(focus))
+  for i in range(2):
+    direct = optics.normalize_cost_volume(optics.defocus_cost_volume(train[i]['stack'], focus[i], CAMERA,
+                                                                     task.hypotheses))
+    # min–max normalisation magnifies float32 rounding where a pixel's cost barely varies
+    np.testing.assert_allclose(np.asarray(cost[i]), np.asarray(direct), atol=2e-3)

@@ -95,7 +95,7 @@ def test_a_workdir_of_an_incompatible_config_is_refused(tmp_path):
   config = tiny_config()
   checkpoints.prepare_workdir(str(tmp_path), config)
   config.model.width = 0.5
-  with pytest.raises(SystemExit, match='incompatible config.*model'):
+  with pytest.raises(ValueError, match='incompatible config.*model'):
     checkpoints.prepare_workdir(str(tmp_path), config)
 
 
@@ -188,6 +188,8 @@ def test_refocus_cli(tmp_path):
     (['-m', 'ddff_jax.predict', '--input=/tmp', '--method=checkpoint'], 'needs --workdir'),
     (['-m', 'ddff_jax.evaluate', '--method=classical', '--dataset=nonsense'], "--dataset must be"),
     (['-m', 'ddff_jax.refocus', '--input=/no/such/dir'], 'input not found'),
+    (['-m', 'ddff_jax.train', '--workdir=/etc/hostname'], 'is a file, not a directory'),
+    (['-m', 'ddff_jax.predict', '--input=/tmp', '--method=weights'], 'needs --weights'),
 ])
 def test_bad_arguments_give_one_line_errors(args, message):
   result = _run(args)

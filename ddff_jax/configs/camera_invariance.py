@@ -7,6 +7,9 @@ Both networks train on stacks focused at {0.1, 0.3, 1.5} m, taken with the Defoc
   --config=ddff_jax/configs/camera_invariance.py:ddfs     DDFSNet: cost volume over depth hypotheses in [0.1, 3] m,
                                                           Adam, multiscale L1, depth-scale augmentation
   --config=ddff_jax/configs/camera_invariance.py:ddffnet  DDFFNet regressing metric depth from the stack, masked L1
+  --config=ddff_jax/configs/camera_invariance.py:ddfs_varied
+                                                          DDFSNet trained on a random focus set per example
+                                                          (3 distances uniform in dioptres over [0.1, 2] m)
   --config=ddff_jax/configs/camera_invariance.py          the experiment (python -m ddff_jax.camera_invariance):
                                                           both training configs and the test settings
 
@@ -30,15 +33,17 @@ def train_config(model: str):
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.data = data_config()
-  if model == 'ddfs':
+  if model in ('ddfs', 'ddfs_varied'):
     c.model = ml_collections.ConfigDict(dict(name='ddfs', num_hypotheses=32, depth_range_m=(0.1, 3.0), width=0.125))
     c.data.depth_scales = (1.0, 1.5, 2.0, 2.5, 3.0)
+    if model == 'ddfs_varied':  # validation stays at TRAIN_FOCUS_M
+      c.data.focus_range_m = (0.1, 2.0)
   elif model == 'ddffnet':
     c.model = ml_collections.ConfigDict(dict(
         name='ddffnet', num_slices=len(TRAIN_FOCUS_M), upsample='upconv', skips=('cc3',), width=0.125, dropout=0.0,
         bilinear_init=True, normalization='unit'))
   else:
-    raise ValueError(f"camera_invariance config: expected 'ddfs' or 'ddffnet', got {model!r}.")
+    raise ValueError(f"camera_invariance config: expected 'ddfs', 'ddfs_varied' or 'ddffnet', got {model!r}.")
   c.train = ml_collections.ConfigDict(dict(
       batch_size=8, num_steps=600, optimizer='adam', learning_rate=1e-3, momentum=0.9, weight_decay=0.0,
       lr_decay=0.5, lr_decay_epochs=8, grad_clip=5.0))
@@ -55,6 +60,7 @@ def get_config(arg: str | None = None):
   c = ml_collections.ConfigDict()
   c.ddfs = train_config('ddfs')
   c.ddffnet = train_config('ddffnet')
+  c.ddfs_varied = train_config('ddfs_varied')
   c.test = ml_collections.ConfigDict(dict(
       num_images=32, seed=7,
       other_focus_m=(0.15, 0.7),

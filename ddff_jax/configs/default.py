@@ -13,7 +13,8 @@ def get_config():
       crop=(0, 0), flip=True))
   c.train = ml_collections.ConfigDict(dict(
       batch_size=8, num_steps=800, optimizer='adam', learning_rate=2e-3, momentum=0.9, weight_decay=0.0,
-      lr_decay=0.9, lr_decay_epochs=4, grad_clip=5.0))
+      lr_decay=0.9, lr_decay_epochs=4, grad_clip=5.0,
+      init_weights=''))  # a pretrained weights file for a fresh run (models.pretrained.load_weights)
   c.log_every = 10
   c.eval_every = 100
   c.checkpoint_every = 100

@@ -31,17 +31,30 @@ def synthetic_thin_lens_arrays(num: int, seed: int, scene: synthetic.SceneConfig
                                focus_distances_m, depth_range_m, max_radius_px: float):
   """`num` DefocusNet-style samples: stacks (N, K, H, W, 3) float32 and metric depth (N, H, W).
 
-  Sample i is the same scene (geometry, textures) whatever the camera and focus distances, so stacks rendered for
-  different settings from the same seed are paired.
+  focus_distances_m: (K,) for every sample, or (N, K), one set per sample. Sample i is the same scene (geometry,
+  textures) whatever the camera and focus distances, so stacks rendered for different settings from the same seed
+  are paired.
   """
+  focus = np.asarray(focus_distances_m, np.float32)
+  focus = np.broadcast_to(focus, (num,) + focus.shape[-1:])
   stacks, depths = [], []
   key = jax.random.PRNGKey(seed)
   for i in range(num):
-    stack, depth, _ = synthetic.sample_thin_lens_stack(jax.random.fold_in(key, i), scene, camera,
-                                                       tuple(focus_distances_m), tuple(depth_range_m), max_radius_px)
+    stack, depth, _ = synthetic.sample_thin_lens_stack(jax.random.fold_in(key, i), scene, camera, focus[i],
+                                                       tuple(depth_range_m), max_radius_px)
     stacks.append(np.asarray(stack, np.float32))
     depths.append(np.asarray(depth, np.float32))
   return np.stack(stacks), np.stack(depths)
+
+
+def random_focus_sets(num: int, size: int, focus_range_m, seed: int) -> np.ndarray:
+  """(num, size) focus distances, each set drawn uniformly in dioptres (blur is linear in 1/depth) within
+  `focus_range_m` and sorted nearest first, as the fixed sets are."""
+  near, far = focus_range_m
+  if not 0 < near < far:
+    raise ValueError(f'focus_range_m must be (near, far) with 0 < near < far, got {tuple(focus_range_m)}.')
+  dioptres = np.random.default_rng(seed).uniform(1.0 / far, 1.0 / near, (num, size))
+  return np.sort(1.0 / dioptres, axis=1).astype(np.float32)
 
 
 def build_sources(data_config, seed: int):
@@ -64,11 +77,20 @@ def build_sources(data_config, seed: int):
     scene = synthetic.SceneConfig(height=data_config.height, width=data_config.width,
                                   num_objects=data_config.num_objects)
     camera = thin_lens_camera(data_config.camera)
-    args = (camera, data_config.focus_distances_m, data_config.depth_range_m, data_config.max_radius_px)
-    train_stack, train_depth = synthetic_thin_lens_arrays(data_config.num_train, seed, scene, *args)
-    val_stack, val_depth = synthetic_thin_lens_arrays(data_config.num_val, seed + 1_000_003, scene, *args)
-    return (ArraySource(stack=train_stack, depth=train_depth), ArraySource(stack=val_stack, depth=val_depth),
-            {'focus_distances_m': np.asarray(data_config.focus_distances_m, np.float32), 'camera': camera})
+    fixed = np.asarray(data_config.focus_distances_m, np.float32)
+    args = (data_config.depth_range_m, data_config.max_radius_px)
+    train_focus = fixed
+    if data_config.get('focus_range_m'):  # a random focus set per training example (validation keeps `fixed`)
+      train_focus = random_focus_sets(data_config.num_train, len(fixed), data_config.focus_range_m, seed + 17)
+    train_stack, train_depth = synthetic_thin_lens_arrays(data_config.num_train, seed, scene, camera, train_focus,
+                                                          *args)
+    val_stack, val_depth = synthetic_thin_lens_arrays(data_config.num_val, seed + 1_000_003, scene, camera, fixed,
+                                                      *args)
+    fields = dict(stack=train_stack, depth=train_depth)
+    if train_focus.ndim == 2:
+      fields['focus_distances_m'] = train_focus
+    return (ArraySource(**fields), ArraySource(stack=val_stack, depth=val_depth),
+            {'focus_distances_m': fixed, 'camera': camera})
   if data_config.source == 'ddff12scene':
     return _tfds_sources(data_config)
   raise ValueError(f"unknown data source {data_config.source!r}; expected 'synthetic_lf', 'synthetic_thin_lens' or "

@@ -170,3 +170,34 @@ def load_ddffnet_tf_export(model, arrays, *, allow_partial: bool = False) -> Loa
     found = next((k for k in candidates if k in arrays), key)
     assign.take(found, variable, _tf_transposed_conv_to_flax if 'up_filter' in key else (lambda a: a))
   return assign.finish(lambda k: 'global_step' in k or 'Momentum' in k).check(allow_partial, 'the DDFFNet export')
+
+
+WEIGHT_FORMATS = ('torchvision_vgg16', 'keras_vgg16', 'ddffnet_tf_export')
+
+
+def detect_format(arrays) -> str:
+  """Which importer a weights file is for, from its key names."""
+  keys = set(arrays)
+  if any(k.startswith('features.') for k in keys):
+    return 'torchvision_vgg16'
+  if any(k.startswith('block1_conv1') for k in keys):
+    return 'keras_vgg16'
+  if any(k.startswith(('conv1_1/', 'conv_disp')) for k in keys):
+    return 'ddffnet_tf_export'
+  raise ValueError(f'cannot tell what these weights are (first keys {sorted(keys)[:5]}): expected a torchvision '
+                   "VGG-16 state dict ('features.0.weight', ...), Keras VGG-16 arrays ('block1_conv1/kernel', ...) "
+                   "or the DDFFNet TF export ('conv1_1/W:0', ..., 'conv_disp/W:0').")
+
+
+def load_weights(model, path, *, allow_partial: bool = False) -> LoadReport:
+  """Loads a weights file (.npz / .pth) into a DDFFNet with the importer its keys call for.
+
+  VGG-16 files fill the encoder only (the decoder keeps its initialisation); the DDFFNet export fills everything.
+  """
+  arrays = read_arrays(path)
+  fmt = detect_format(arrays)
+  if fmt == 'torchvision_vgg16':
+    return load_torchvision_vgg16(model, arrays, allow_partial=allow_partial)
+  if fmt == 'keras_vgg16':
+    return load_keras_vgg16(model, arrays, allow_partial=allow_partial)
+  return load_ddffnet_tf_export(model, arrays, allow_partial=allow_partial)

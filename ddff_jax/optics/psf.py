@@ -62,7 +62,11 @@ def disk_psf(radius, size: int | None = None) -> jax.Array:
   lo_x, hi_x = offsets[None, :] - 0.5, offsets[None, :] + 0.5
   area = (_signed_quadrant_area(hi_x, hi_y, r) - _signed_quadrant_area(lo_x, hi_y, r)
           - _signed_quadrant_area(hi_x, lo_y, r) + _signed_quadrant_area(lo_x, lo_y, r))
-  total = jnp.sum(area, axis=(-2, -1), keepdims=True)
+  # The disk's area inside the whole support, in closed form (= the sum of `area`). Not a reduction over `area`:
+  # XLA:CPU (jaxlib 0.10.2) miscompiles that sum when the radius is computed in the same program (e.g. from a
+  # camera model), silently scaling the kernel (tests/test_psf_wiener.py pins this down).
+  edge = jnp.asarray(half + 0.5, radius.dtype)
+  total = 4.0 * _quadrant_area(edge, edge, r)
   delta = jnp.zeros((size, size), radius.dtype).at[half, half].set(1.0)
   # Below 0.5 px the disk lies inside the centre pixel: the normalised area is exactly the delta.
   return jnp.where(r < 0.5, delta, area / jnp.where(total > 0, total, 1.0))
