@@ -126,10 +126,7 @@ def run_experiment(config, workdir: str, progress: bool = True) -> dict:
 
   results['markdown'] = markdown_table(results)
   checkpoints.write_json_atomic(os.path.join(workdir, 'results.json'), results)
-  tmp = os.path.join(workdir, 'results.md.tmp')
-  with open(tmp, 'w') as f:
-    f.write(results['markdown'])
-  os.replace(tmp, os.path.join(workdir, 'results.md'))
+  checkpoints.write_text_atomic(os.path.join(workdir, 'results.md'), results['markdown'])
   print(results['markdown'])
   return results
 

@@ -33,11 +33,16 @@ def _jsonable(config) -> dict:
   return json.loads(config.to_json_best_effort()) if hasattr(config, 'to_json_best_effort') else dict(config)
 
 
-def write_json_atomic(path, data) -> None:
+def write_text_atomic(path, text: str) -> None:
+  """Writes `text` to a temporary file beside `path`, then renames it: readers never see a partial file."""
   tmp = f'{path}.tmp'
   with open(tmp, 'w') as f:
-    json.dump(data, f, indent=2, sort_keys=True)
+    f.write(text)
   os.replace(tmp, path)
+
+
+def write_json_atomic(path, data) -> None:
+  write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True))
 
 
 def prepare_workdir(workdir: str, config) -> None:

@@ -55,7 +55,7 @@ def predict_one(predictor, input_path, disparities, output_dir, h5_split='test',
 
 def write_submission(predictor, h5_path, output_dir) -> None:
   import numpy as np
-  from ddff_jax import optics
+  from ddff_jax import checkpoints, optics
   from ddff_jax.data import ddff as ddff_data
   reader = ddff_data.DDFFH5(h5_path, 'test')
   focus = optics.DDFF_CAMERA.focal_stack_disparities(reader.stacks.shape[1])
@@ -72,10 +72,7 @@ def write_submission(predictor, h5_path, output_dir) -> None:
     os.makedirs(os.path.join(output_dir, scene), exist_ok=True)
     _save_npy(os.path.join(output_dir, scene, f'DISP_{number:04d}.npy'), disparity.astype(np.float32))
     lines.append(f'{scene}/DISP_{number:04d} {seconds:.6f}\n')
-  tmp = os.path.join(output_dir, 'runtime.txt.tmp')
-  with open(tmp, 'w') as f:
-    f.writelines(lines)
-  os.replace(tmp, os.path.join(output_dir, 'runtime.txt'))
+  checkpoints.write_text_atomic(os.path.join(output_dir, 'runtime.txt'), ''.join(lines))
   print(f'submission with {len(lines)} disparity maps written to {output_dir}')
 
 

@@ -276,14 +276,12 @@ class MetricsLog:
   def __init__(self, path: str, keep_until: int):
     self.path = path
     import jax
+    from ddff_jax import checkpoints
     self.enabled = jax.process_index() == 0
     if self.enabled and os.path.exists(path):
       with open(path) as f:
         rows = [r for r in (json.loads(l) for l in f if l.strip()) if r.get('step', 0) <= keep_until]
-      tmp = path + '.tmp'
-      with open(tmp, 'w') as f:
-        f.writelines(json.dumps(r) + '\n' for r in rows)
-      os.replace(tmp, path)
+      checkpoints.write_text_atomic(path, ''.join(json.dumps(r) + '\n' for r in rows))
 
   def write(self, record: dict):
     if self.enabled:
