@@ -2,7 +2,8 @@
 
 A benchmark module defines `CONTENDERS: dict[name, callable(args) -> (setup_fn, run_fn)]`; `run_fn()` must block
 until its result is ready. Timing = min over repeats after one warm-up (compilation excluded, reported apart).
-Peak memory = the process's peak RSS growth over the RSS right after the inputs were built.
+Peak memory = the process's peak RSS growth over the RSS right after the inputs were built. CPU seconds = the
+process's CPU time in that fastest run: CPU / wall says how many cores the contender kept busy.
 """
 from __future__ import annotations
 
@@ -26,15 +27,16 @@ def _peak_rss_mb() -> float:
 
 def measure(run, repeats: int) -> dict:
   base = _rss_mb()
-  t0 = time.perf_counter()
+  t0, c0 = time.perf_counter(), time.process_time()
   run()
-  first = time.perf_counter() - t0
-  times = []
+  first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
+  runs = []  # (wall, cpu) seconds
   for _ in range(repeats):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     run()
-    times.append(time.perf_counter() - t0)
-  return {'seconds': min(times) if times else first, 'first_call_seconds': first,
+    runs.append((time.perf_counter() - t0, time.process_time() - c0))
+  wall, cpu = min(runs) if runs else (first, first_cpu)
+  return {'seconds': wall, 'cpu_seconds': cpu, 'first_call_seconds': first,
           'peak_extra_mb': max(0.0, _peak_rss_mb() - base)}
 
 
@@ -54,7 +56,8 @@ def parent(module: str, contenders, args, argv) -> dict:
       raise RuntimeError(f'contender {name} failed:\n{proc.stdout}\n{proc.stderr}')
     results[name] = json.loads(line[-1][len('RESULT '):])
     r = results[name]
-    print(f'  {name:<28} {r["seconds"]:9.4f} s   (first call {r["first_call_seconds"]:.2f} s)   '
+    print(f'  {name:<28} {r["seconds"]:9.4f} s   cpu/wall {r["cpu_seconds"] / r["seconds"]:4.2f}   '
+          f'(first call {r["first_call_seconds"]:.2f} s)   '
           f'peak +{r["peak_extra_mb"]:.0f} MB   {r["note"]}', flush=True)
   return results
 

@@ -34,7 +34,7 @@ def ddfs_depth_hypotheses(num: int = 64, min_depth_m: float = 0.1, max_depth_m: 
 
 def defocus_cost_volume(focal_stack, focus_distances_m, camera: ThinLensCamera, depth_hypotheses_m, *,
                         balance: float = 0.01, max_radius_px: float = 10.0, sigma_px: float = 1.0,
-                        hypotheses_per_block: int = 4) -> jax.Array:
+                        hypotheses_per_block: int = 1) -> jax.Array:
   """Raw DDFS cost C(x, i) (lower = more consistent with depth i).
 
   Args:
@@ -45,7 +45,8 @@ def defocus_cost_volume(focal_stack, focus_distances_m, camera: ThinLensCamera, 
     balance: Wiener regularisation λ.
     max_radius_px: PSF radii are clipped to this.
     sigma_px: the σ of the Gaussian window G.
-    hypotheses_per_block: hypotheses processed together (memory ~ block · K · C · H · W floats).
+    hypotheses_per_block: hypotheses processed together (memory ~ block · K · C · H · W floats). One is fastest on
+      CPU (the K·C inverse FFTs of one hypothesis stay in cache); larger blocks give accelerators more parallel work.
   Returns:
     (D, H, W) float cost.
   """
@@ -66,26 +67,39 @@ def defocus_cost_volume(focal_stack, focus_distances_m, camera: ThinLensCamera, 
                       int(hypotheses_per_block))
 
 
+def _sum_leading(x):
+  """Σ over axis 0 as a chain of adds: (N, ...) -> (...).
+
+  XLA:CPU (jaxlib 0.10.2) lowers a reduction over the major axis of these (K, C, H, W) blocks (`jnp.sum(x, 0)`,
+  `einsum`) inside the hypothesis loop about 50× slower than the equivalent adds (benchmarks/cost_volume.py).
+  N is a static, small axis (focal images or colour channels), so the chain has a handful of terms.
+  """
+  total = x[0]
+  for i in range(1, x.shape[0]):
+    total = total + x[i]
+  return total
+
+
 @functools.partial(jax.jit, static_argnums=(3, 4, 5, 6, 7))
 def _cost_volume(stack, focus, depths, camera, balance, max_radius_px, sigma_px, block):
   shape = stack.shape[1:3]
+  num_images = stack.shape[0]
   support = psf_lib.disk_support(max_radius_px)
   spectra = jnp.fft.rfft2(jnp.moveaxis(stack, -1, 1))  # (K, C, H, Wr)
-  spectra_re, spectra_im = spectra.real, spectra.imag  # real filters times real planes: cheaper than complex
   reg = deconvolution.laplacian_otf(shape, stack.dtype) ** 2
   window = filters.gaussian_kernel1d(sigma_px)
 
   def one_hypothesis(depth):
     radius = camera.psf_radius_px(depth, focus, max_radius_px)  # (K,)
     otf = psf_lib.disk_otf(radius, shape, support)  # (K, H, Wr), real: the disk is symmetric
-    gain = (otf / (otf * otf + balance * reg))[:, None]  # the Wiener filter, real for a real OTF
-    deblurred = jnp.fft.irfft2(jax.lax.complex(gain * spectra_re, gain * spectra_im), s=shape)  # (K, C, H, W)
+    gain = otf / (otf * otf + balance * reg)  # the Wiener filter, real for a real OTF
+    deblurred = jnp.fft.irfft2(gain[:, None] * spectra, s=shape)  # (K, C, H, W)
     # mean_k (I'_k − μ)² = mean_k I'_k² − 2μ·mean_k I'_k + μ²: both moments in one pass over the K images.
-    first = jnp.mean(deblurred, axis=0)
-    second = jnp.mean(deblurred * deblurred, axis=0)
-    mu = filters.separable_filter(first, window)  # (C, H, W)
+    first = _sum_leading(deblurred) / num_images  # (C, H, W)
+    second = _sum_leading(deblurred * deblurred) / num_images
+    mu = filters.separable_filter(first, window)
     var = filters.separable_filter(second - 2.0 * mu * first + mu * mu, window)
-    return jnp.sum(psf_lib.safe_sqrt(jnp.maximum(var, 0.0)), axis=0)  # (H, W)
+    return _sum_leading(psf_lib.safe_sqrt(jnp.maximum(var, 0.0)))  # (H, W)
 
   return jax.lax.map(one_hypothesis, depths, batch_size=block)
 
