@@ -172,9 +172,6 @@ def load_ddffnet_tf_export(model, arrays, *, allow_partial: bool = False) -> Loa
   return assign.finish(lambda k: 'global_step' in k or 'Momentum' in k).check(allow_partial, 'the DDFFNet export')
 
 
-WEIGHT_FORMATS = ('torchvision_vgg16', 'keras_vgg16', 'ddffnet_tf_export')
-
-
 def detect_format(arrays) -> str:
   """Which importer a weights file is for, from its key names."""
   keys = set(arrays)
