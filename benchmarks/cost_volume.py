@@ -59,7 +59,8 @@ def ifft_floor(args):
   spectra = jnp.fft.rfft2(jnp.moveaxis(jnp.asarray(_inputs()[0]), -1, 1))  # (K, C, H, Wr)
   weights = jnp.linspace(0.5, 1.5, D)
   # The 960 inverse FFTs one hypothesis (15 planes) at a time: the fastest grouping on CPU (4 at a time is ~1.5x
-  # slower here), so the floor is the best any blocking can do.
+  # slower here; 15 separate one-plane transforms per step, as the kernel issues them, ~1.9x), so the floor is the
+  # best any grouping tried can do.
   floor = jax.jit(lambda s: jax.lax.map(lambda w: jnp.sum(jnp.fft.irfft2(w * s, s=(H, W))), weights, batch_size=1))
   return (lambda: jax.block_until_ready(floor(spectra))), args.repeats, f'{D * K * C} irfft2'
 
@@ -76,8 +77,8 @@ def report(results, args):
   ref, ours, floor = (results[k]['seconds'] for k in ('skimage_reference', 'jax_cost_volume', 'ifft_floor'))
   print(f'speed-up jax vs skimage reference: {ref / ours:6.1f}x   (target >= 5x)')
   print(f'jax / ifft floor:                  {ours / floor:6.2f}    (target <= 1.5)')
-  # XLA:CPU spreads the floor's FFTs over the cores but runs the kernel's on one (see cpu/wall above; the choice is
-  # made inside XLA's runtime, not by this code): the CPU-time ratio compares the work itself.
+  # Wall time depends on how many cores XLA:CPU's runtime puts on each (cpu/wall above; see the README): the CPU-time
+  # ratio compares the work itself.
   cpu_ratio = results['jax_cost_volume']['cpu_seconds'] / results['ifft_floor']['cpu_seconds']
   print(f'jax / ifft floor in CPU seconds:   {cpu_ratio:6.2f}')
 

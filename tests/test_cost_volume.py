@@ -66,6 +66,19 @@ def test_cost_volume_is_exact_for_one_hypothesis_any_block_and_under_vmap():
     assert np.max(np.abs(out - ref)) < tol
 
 
+@pytest.mark.parametrize('separate', [True, False])
+def test_both_inverse_transform_layouts_equal_numpy(separate):
+  """The per-plane transforms (CPU) and the one batched transform (accelerators) against NumPy's irfft2."""
+  from ddff_jax.optics.cost_volume import _deblur_planes
+  rng = np.random.default_rng(5)
+  gain = rng.random((3, 10, 7))
+  spectra = rng.standard_normal((3, 2, 10, 7)) + 1j * rng.standard_normal((3, 2, 10, 7))
+  ref = np.fft.irfft2(gain[:, None] * spectra, s=(10, 12))
+  out = _deblur_planes(jnp.asarray(gain, jnp.float32), jnp.asarray(spectra, jnp.complex64), (10, 12), separate)
+  assert out.shape == (3, 2, 10, 12)
+  np.testing.assert_allclose(np.asarray(out), ref, atol=1e-5 * np.max(np.abs(ref)))
+
+
 def test_normalization_is_the_stated_tanh_and_min_max():
   cost = np.random.default_rng(1).random((6, 5, 4)) * 0.5
   squashed = np.tanh(np.arctanh(0.999) / 0.3 * cost)
