@@ -174,7 +174,19 @@ def load_ddffnet_weights(weights: str | None, variant: str = 'cc3-upconv'):
   if fmt != 'ddffnet_tf_export':
     raise ValueError(f'{weights} holds {fmt} encoder weights only; prediction needs a whole DDFFNet (train one with '
                      f'--config.train.init_weights={weights}, or pass the DDFFNet TF export).')
-  model = build_model(config.model, config.seed)
+  import jax
+  from flax import nnx
+  build = lambda: build_model(config.model, config.seed)
+  # Shapes only: every weight and BatchNorm statistic comes from the file (the importer refuses a file that lacks
+  # one), so running the full-width initialisers first (~12 s on 2 CPU cores) would be thrown away.
+  model = nnx.eval_shape(build)
   pretrained.load_ddffnet_tf_export(model, arrays)
+  # The dropout streams are not in the export: their initial state, compiled alone (XLA drops the unused
+  # initialisers).
+  nnx.update(model, jax.jit(lambda: nnx.state(build(), nnx.RngState))())
+  unset = [jax.tree_util.keystr(path) for path, leaf in jax.tree_util.tree_leaves_with_path(nnx.state(model))
+           if isinstance(leaf, jax.ShapeDtypeStruct)]
+  if unset:
+    raise ValueError(f'{weights} left these DDFFNet variables unset: {unset}.')
   model.eval()
   return model, config
