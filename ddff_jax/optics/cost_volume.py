@@ -67,40 +67,35 @@ def defocus_cost_volume(focal_stack, focus_distances_m, camera: ThinLensCamera, 
                       int(hypotheses_per_block), jax.default_backend() == 'cpu')
 
 
-def _sum_leading(x):
-  """Σ over axis 0 as a chain of adds: (N, ...) -> (...).
+def _deblurred_moments(gain, spectra, shape, separate: bool):
+  """First and second moments over the K focal images of I'_kc = irfft2(gain[k] · spectra[k, c]).
 
-  XLA:CPU (jaxlib 0.10.2) lowers a reduction over the major axis of these (K, C, H, W) blocks (`jnp.sum(x, 0)`,
-  `einsum`) about 50× slower than the equivalent adds (5.3 ms vs 0.1 ms for one 5×3×256×256 block); in the
-  hypothesis loop that cost as much as the inverse FFTs.
-  N is a static, small axis (focal images or colour channels), so the chain has a handful of terms.
-  """
-  total = x[0]
-  for i in range(1, x.shape[0]):
-    total = total + x[i]
-  return total
-
-
-def _deblur_planes(gain, spectra, shape, separate: bool):
-  """irfft2(gain[k] · spectra[k, c]) for every focal image k and channel c: (K, H, Wr), (K, C, H, Wr) -> (K, C, H, W).
-
+  gain (K, H, Wr), spectra (K, C, H, Wr) -> (mean_k I'_k, mean_k I'_k²), each (C, H, W).
   With `separate`, the K·C transforms are separate operations. On XLA:CPU (jaxlib 0.10.2) that is what puts two
   cores on them: its executor hands operations to a second thread only when more than 8 are ready at once, and one
   batched transform uses more than one core only when it runs on the calling thread, which inside the hypothesis
-  loop it mostly did not (`python -m benchmarks.cost_volume`, 2 cores: batched, PSFs built in the loop, 0.263–0.270 s
-  at cpu/wall 1.25; separate, PSFs built before it, 0.185–0.188 s at 1.8). Accelerators get the batched transform.
+  loop it mostly did not (batched, 0.263–0.270 s at cpu/wall 1.25; separate, 0.185–0.188 s at 1.8, in
+  `python -m benchmarks.cost_volume` on 2 cores). Accelerators get the batched transform.
+  The moments are summed from the planes as the transforms return them: stacking the planes into one (K, C, H, W)
+  block first cost a copy, and XLA then re-evaluated the squares and sums inside the fusions of the Gaussian
+  windows (with the filters' barriers, 1.4× less CPU time in all on one core). Adds, not `jnp.sum` over K: XLA:CPU
+  lowers a reduction over the major axis of such a block ~50× slower (5.3 ms vs 0.1 ms for 5×3×256×256).
   """
-  if not separate:
-    return jnp.fft.irfft2(gain[:, None] * spectra, s=shape)
   num_images, num_channels = spectra.shape[:2]
-  return jnp.stack([jnp.stack([jnp.fft.irfft2(gain[k] * spectra[k, c], s=shape) for c in range(num_channels)])
-                    for k in range(num_images)])
+  if separate:
+    planes = [[jnp.fft.irfft2(gain[k] * spectra[k, c], s=shape) for k in range(num_images)]
+              for c in range(num_channels)]
+  else:
+    deblurred = jnp.fft.irfft2(gain[:, None] * spectra, s=shape)
+    planes = [[deblurred[k, c] for k in range(num_images)] for c in range(num_channels)]
+  first = jnp.stack([functools.reduce(jnp.add, p) for p in planes]) / num_images
+  second = jnp.stack([functools.reduce(jnp.add, [q * q for q in p]) for p in planes]) / num_images
+  return first, second
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4, 5, 6, 7, 8))
 def _cost_volume(stack, focus, depths, camera, balance, max_radius_px, sigma_px, block, separate_transforms):
   shape = stack.shape[1:3]
-  num_images = stack.shape[0]
   support = psf_lib.disk_support(max_radius_px)
   spectra = jnp.fft.rfft2(jnp.moveaxis(stack, -1, 1))  # (K, C, H, Wr)
   reg = deconvolution.laplacian_otf(shape, stack.dtype) ** 2
@@ -112,13 +107,13 @@ def _cost_volume(stack, focus, depths, camera, balance, max_radius_px, sigma_px,
   def one_hypothesis(psf):
     otf = psf_lib.symmetric_psf_otf(psf, shape)  # (K, H, Wr), real: the disk is symmetric
     gain = otf / (otf * otf + balance * reg)  # the Wiener filter, real for a real OTF
-    deblurred = _deblur_planes(gain, spectra, shape, separate_transforms)  # (K, C, H, W)
+    first, second = _deblurred_moments(gain, spectra, shape, separate_transforms)  # (C, H, W) each
+    # Computed once: fused into the windows below, XLA:CPU re-evaluated the moments inside several fusions.
+    first, second = jax.lax.optimization_barrier((first, second))
     # mean_k (I'_k − μ)² = mean_k I'_k² − 2μ·mean_k I'_k + μ²: both moments in one pass over the K images.
-    first = _sum_leading(deblurred) / num_images  # (C, H, W)
-    second = _sum_leading(deblurred * deblurred) / num_images
     mu = filters.separable_filter(first, window)
     var = filters.separable_filter(second - 2.0 * mu * first + mu * mu, window)
-    return _sum_leading(psf_lib.safe_sqrt(jnp.maximum(var, 0.0)))  # (H, W)
+    return functools.reduce(jnp.add, psf_lib.safe_sqrt(jnp.maximum(var, 0.0)))  # Σ_RGB: (H, W)
 
   return jax.lax.map(one_hypothesis, psfs, batch_size=block)
 

@@ -24,22 +24,36 @@ def separable_filter(x, kernel1d, axes=(-2, -1), mode: str = 'reflect'):
   if mode not in _PAD_MODES:
     raise ValueError(f'mode must be one of {sorted(_PAD_MODES)}, got {mode!r}.')
   kernel1d = np.asarray(kernel1d)
-  radius = (len(kernel1d) - 1) // 2
   if len(kernel1d) % 2 != 1:
     raise ValueError(f'kernel1d must have odd length, got {len(kernel1d)}.')
   for axis in axes:
-    axis = axis % x.ndim
-    pad = [(0, 0)] * x.ndim
-    pad[axis] = (radius, radius)
-    padded = jnp.pad(x, pad, mode=_PAD_MODES[mode])
-    size = x.shape[axis]
-    # A sum of shifted slices: kernels here are short (<= ~21 taps), so this beats a general convolution on CPU.
-    out = 0.0
-    for tap, weight in enumerate(kernel1d):
-      if weight != 0:
-        out = out + float(weight) * jax.lax.slice_in_dim(padded, tap, tap + size, axis=axis)
-    x = out
+    x = _correlate_along(x, kernel1d, axis % x.ndim, _PAD_MODES[mode])
   return x
+
+
+def _correlate_along(x, kernel1d, axis: int, pad_mode: str):
+  """One axis of `separable_filter`: a sum of shifted slices of the padded input, (...) -> (...).
+
+  Kernels here are short (<= ~21 taps), where this beats a general convolution on CPU. Two measured choices
+  (XLA:CPU, jaxlib 0.10.2, 3×256×256 float32, σ = 1 Gaussian): the padded input is materialised behind an
+  optimisation barrier, so XLA cannot fuse its producer into every tap (in the cost volume it recomputed the
+  K-image moments in several fusions), and the axis is merged with the axes after it, so every tap is one contiguous
+  slice of a (leading, (n + 2r)·rest) array: together 1.3–1.4× faster per axis than slicing the padded array.
+  """
+  if not np.any(kernel1d):
+    return jnp.zeros_like(x)
+  radius = (len(kernel1d) - 1) // 2
+  pad = [(0, 0)] * x.ndim
+  pad[axis] = (radius, radius)
+  padded = jax.lax.optimization_barrier(jnp.pad(x, pad, mode=pad_mode))
+  size = x.shape[axis]
+  rest = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+  flat = padded.reshape(*x.shape[:axis], (size + 2 * radius) * rest)
+  out = 0.0
+  for tap, weight in enumerate(kernel1d):
+    if weight != 0:
+      out = out + float(weight) * jax.lax.slice_in_dim(flat, tap * rest, (tap + size) * rest, axis=axis)
+  return out.reshape(x.shape)
 
 
 def gaussian_filter(x, sigma: float, axes=(-2, -1), truncate: float = 4.0, mode: str = 'reflect'):
