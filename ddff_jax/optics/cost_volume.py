@@ -107,10 +107,10 @@ def _cost_volume(stack, focus, depths, camera, balance, max_radius_px, sigma_px,
   def one_hypothesis(psf):
     otf = psf_lib.symmetric_psf_otf(psf, shape)  # (K, H, Wr), real: the disk is symmetric
     gain = otf / (otf * otf + balance * reg)  # the Wiener filter, real for a real OTF
+    # mean_k (I'_k − μ)² = mean_k I'_k² − 2μ·mean_k I'_k + μ²: both moments in one pass over the K images.
     first, second = _deblurred_moments(gain, spectra, shape, separate_transforms)  # (C, H, W) each
     # Computed once: fused into the windows below, XLA:CPU re-evaluated the moments inside several fusions.
     first, second = jax.lax.optimization_barrier((first, second))
-    # mean_k (I'_k − μ)² = mean_k I'_k² − 2μ·mean_k I'_k + μ²: both moments in one pass over the K images.
     mu = filters.separable_filter(first, window)
     var = filters.separable_filter(second - 2.0 * mu * first + mu * mu, window)
     return functools.reduce(jnp.add, psf_lib.safe_sqrt(jnp.maximum(var, 0.0)))  # Σ_RGB: (H, W)
