@@ -8,8 +8,9 @@ Datasets:
   hci:<folder>       an HCI light-field scene, refocused to --disparities (default linspace:-2.5,2.5,10); signed
                      disparities, so MSE/RMS/BadPix/Bumpiness over every pixel
 Protocol: reflect-pad to multiples of 32, predict, crop back (inside the model); clip the ground truth to
-[0.0202, 0.2825] px (DDFF data); metrics per image, then averaged. Writes metrics.json (means and per image),
-metrics.csv (per image), badpix_curve.png and colour-mapped prediction/ground-truth/error panels.
+[0.0202, 0.2825] px (DDFF data) or to the synthetic camera's disparity range; metrics per image, then averaged.
+Writes metrics.json (means and per image), metrics.csv (per image), badpix_curve.png and colour-mapped
+prediction/ground-truth/error panels.
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def iterate_dataset(spec: str, workdir: str | None, disparities: str | None):
       from ddff_jax.configs import default
       config = default.get_config()
     _, val, info = sources.build_sources(config.data, config.seed)
-    return metrics.DDFF_DISPARITY_RANGE, (
+    return info['disparity_range'], (
         (val[i]['stack'], info['focus_disparities'], val[i]['disparity']) for i in range(len(val)))
   if spec.startswith('h5:'):
     reader = ddff_data.DDFFH5(spec[3:], 'validation')

@@ -29,7 +29,7 @@ def build_task(config, info: dict):
   if config.model.name != 'ddffnet':
     raise ValueError(f"model {config.model.name!r} needs depth data with camera settings "
                      f"(data.source='synthetic_thin_lens'), not {config.data.source!r}.")
-  return DisparityTask(info['focus_disparities'])
+  return DisparityTask(info['focus_disparities'], info['disparity_range'])
 
 
 class DisparityTask:
@@ -38,8 +38,11 @@ class DisparityTask:
   metric_names = metrics.DDFF_METRICS
   value_name = 'disparity (px)'
 
-  def __init__(self, focus_disparities):
+  def __init__(self, focus_disparities, valid_range=metrics.DDFF_DISPARITY_RANGE):
+    """focus_disparities (S,): the stack's, for the classical baseline; valid_range (lo, hi) px: where the DDFF
+    protocol clips the ground truth (DDFF 12-Scene's range, or a synthetic camera's)."""
     self.focus_disparities = np.asarray(focus_disparities, np.float32)
+    self.valid_range = tuple(float(v) for v in valid_range)
 
   def predict(self, model, batch):
     """(B, H, W) disparity."""
@@ -49,7 +52,7 @@ class DisparityTask:
     return metrics.masked_mse(model(batch['stack']), batch['disparity'])
 
   def image_metrics(self, pred, gt) -> dict:
-    return metrics.ddff_image_metrics(pred, gt)
+    return metrics.ddff_image_metrics(pred, gt, valid_range=self.valid_range)
 
   def classical(self, stack):
     return optics.depth_from_focus(stack, self.focus_disparities, window=5)

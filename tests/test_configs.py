@@ -47,3 +47,29 @@ def test_ddff12scene_source_reads_the_h5_builder(tmp_path):
 def test_default_config_is_small():
   c = default.get_config()
   assert c.data.source == 'synthetic_lf' and c.model.width < 1
+
+
+def test_synthetic_light_fields_follow_the_configured_scene_depth_range():
+  """`near_m`/`far_m` move the scenes (and the stack's focus) closer: disparity B·f/Z with B·f = 0.1412376 m·px, so
+  0.125-1.75 m gives 4× DDFF 12-Scene's disparities; the stacks carry the matching defocus (the sharpest slice
+  tracks the ground truth to a fraction of the focus spacing), and the metrics clip to that range."""
+  import ml_collections
+  from ddff_jax import optics, tasks
+  c = default.get_config()
+  c.data.update(num_train=2, num_val=3, near_m=0.125, far_m=1.75)
+  _, val, info = sources.build_sources(c.data, 0)
+  lo, hi = 0.1412376 / 1.75, 0.1412376 / 0.125
+  np.testing.assert_allclose(info['disparity_range'], (lo, hi), rtol=1e-5)
+  np.testing.assert_allclose(info['focus_disparities'], np.linspace(hi, lo, 10), rtol=1e-5)
+  disp = val[0:3]['disparity']
+  assert lo - 1e-6 <= disp.min() and disp.max() <= hi + 1e-6 and disp.max() > 0.2825  # beyond DDFF's range
+  errors = [np.median(np.abs(np.asarray(optics.depth_from_focus(val[i]['stack'], info['focus_disparities'],
+                                                                 window=5)) - disp[i])) for i in range(3)]
+  assert np.mean(errors) < 0.4 * (hi - lo) / 9  # within a fraction of the focus spacing
+  task = tasks.build_task(c, info)
+  # Hand case: both pixels lie beyond DDFF's 0.2825 px yet inside this camera's range, so both count.
+  m = task.image_metrics(np.array([[0.6, 1.0]]), np.array([[0.5, 1.0]]))
+  np.testing.assert_allclose([m['mse'], m['badpix']], [0.005, 50.0], rtol=1e-5)
+  c.data = ml_collections.ConfigDict(dict(source='synthetic_lf', height=32, width=32, num_slices=10, num_objects=2,
+                                          num_train=1, num_val=1))
+  assert sources.build_sources(c.data, 0)[2]['disparity_range'] == optics.DDFF_CAMERA.disparity_range

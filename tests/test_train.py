@@ -153,6 +153,15 @@ def test_evaluate_cli(trained_workdir, tmp_path):
   import json
   report = json.loads((tmp_path / 'metrics.json').read_text())
   assert report['metrics']['num_images'] == 2 and np.isfinite(report['metrics']['mse'])
+  # The classical DFF on the run's validation set, clipped to the run's disparity range (the default job's scenes
+  # reach 1.13 px, beyond DDFF 12-Scene's 0.2825), scores what the training run reported for it.
+  result = _run(['-m', 'ddff_jax.evaluate', '--method=classical', f'--workdir={trained_workdir}',
+                 '--dataset=synthetic', f'--output_dir={tmp_path / "classical"}'])
+  assert result.returncode == 0, result.stderr[-3000:]
+  classical = json.loads((tmp_path / 'classical' / 'metrics.json').read_text())['metrics']
+  reported = json.loads((trained_workdir / 'final_metrics.json').read_text())['classical_dff']
+  for name in ('mse', 'badpix', 'delta1'):
+    assert classical[name] == pytest.approx(reported[name], rel=1e-5), name
 
 
 def test_predict_cli_on_a_stack_and_on_a_real_hci_scene(trained_workdir, tmp_path):

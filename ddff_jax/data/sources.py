@@ -4,21 +4,33 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from ddff_jax import metrics
 from ddff_jax import optics
 from ddff_jax.data import synthetic
 from ddff_jax.data.pipeline import ArraySource
 
 
-def synthetic_light_field_arrays(num: int, seed: int, scene: synthetic.SceneConfig, num_slices: int):
+def synthetic_light_field_arrays(num: int, seed: int, scene: synthetic.SceneConfig, num_slices: int,
+                                 camera: optics.LightFieldCamera = optics.DDFF_CAMERA):
   """`num` DDFF-style samples: stacks (N, S, H, W, 3) float32, disparities (N, H, W), focus disparities (S,)."""
   stacks, disps = [], []
   key = jax.random.PRNGKey(seed)
   focus = None
   for i in range(num):
-    stack, disp, focus = synthetic.sample_light_field_stack(jax.random.fold_in(key, i), scene, num_slices)
+    stack, disp, focus = synthetic.sample_light_field_stack(jax.random.fold_in(key, i), scene, num_slices,
+                                                            camera=camera)
     stacks.append(np.asarray(stack, np.float32))
     disps.append(np.asarray(disp, np.float32))
   return np.stack(stacks), np.stack(disps), np.asarray(focus, np.float32)
+
+
+def light_field_camera(data_config) -> optics.LightFieldCamera:
+  """The DDFF Lytro ILLUM with the scene depth range of a `synthetic_lf` config (`near_m`, `far_m`; DDFF 12-Scene's
+  0.5-7 m when absent): the scenes fill [near_m, far_m] and the stacks focus over it, so disparities and defocus
+  scale as 1 / depth."""
+  defaults = optics.DDFF_CAMERA
+  return optics.LightFieldCamera(near_m=data_config.get('near_m', defaults.near_m),
+                                 far_m=data_config.get('far_m', defaults.far_m))
 
 
 def thin_lens_camera(c) -> optics.ThinLensCamera:
@@ -60,19 +72,20 @@ def random_focus_sets(num: int, size: int, focus_range_m, seed: int) -> np.ndarr
 def build_sources(data_config, seed: int):
   """-> (train source, validation source, info dict).
 
-  info holds 'focus_disparities' (S,) for disparity data, or 'focus_distances_m' (K,) and 'camera' for thin-lens
-  depth data.
+  info holds 'focus_disparities' (S,) and the metrics' 'disparity_range' (px) for disparity data, or
+  'focus_distances_m' (K,) and 'camera' for thin-lens depth data.
   """
   if data_config.source == 'synthetic_lf':
     scene = synthetic.SceneConfig(height=data_config.height, width=data_config.width,
                                   num_objects=data_config.num_objects)
+    camera = light_field_camera(data_config)
     # Disjoint seeds: validation scenes are never seen in training.
     train_stack, train_disp, focus = synthetic_light_field_arrays(data_config.num_train, seed, scene,
-                                                                  data_config.num_slices)
+                                                                  data_config.num_slices, camera)
     val_stack, val_disp, _ = synthetic_light_field_arrays(data_config.num_val, seed + 1_000_003, scene,
-                                                          data_config.num_slices)
+                                                          data_config.num_slices, camera)
     return (ArraySource(stack=train_stack, disparity=train_disp), ArraySource(stack=val_stack, disparity=val_disp),
-            {'focus_disparities': focus})
+            {'focus_disparities': focus, 'disparity_range': camera.disparity_range})
   if data_config.source == 'synthetic_thin_lens':
     scene = synthetic.SceneConfig(height=data_config.height, width=data_config.width,
                                   num_objects=data_config.num_objects)
@@ -129,4 +142,4 @@ def _tfds_sources(data_config):
   if len(focus) != data_config.num_slices:
     raise ValueError(f'ddff12scene/{data_config.builder_config} holds {len(focus)}-slice stacks, but the config asks '
                      f'for num_slices={data_config.num_slices}.')
-  return train, val, {'focus_disparities': focus}
+  return train, val, {'focus_disparities': focus, 'disparity_range': metrics.DDFF_DISPARITY_RANGE}
