@@ -4,6 +4,10 @@ A benchmark module defines `CONTENDERS: dict[name, callable(args) -> (setup_fn, 
 until its result is ready. Timing = min over repeats after one warm-up (compilation excluded, reported apart).
 Peak memory = the process's peak RSS growth over the RSS right after the inputs were built. CPU seconds = the
 process's CPU time in that fastest run: CPU / wall says how many cores the contender kept busy.
+A module may also name a `paired` (kernel, floor): both then run again in one process, alternately, and their
+ratio is taken from that run too. Separate processes run minutes apart on a shared machine, and a ratio of their
+minimums moves with whatever else the machine was doing (1.04–2.11 for the same code here); alternating in one
+process exposes both to the same conditions.
 """
 from __future__ import annotations
 
@@ -47,30 +51,58 @@ def child(contenders, name: str, args) -> None:
   print('RESULT ' + json.dumps(result))
 
 
+def paired_child(contenders, names, args) -> None:
+  runs = [contenders[name](args)[0] for name in names]
+  for run in runs:  # warm-up: compilation
+    run()
+  seconds = [[] for _ in names]
+  for _ in range(args.paired_rounds):
+    for times, run in zip(seconds, runs):
+      t0 = time.perf_counter()
+      run()
+      times.append(time.perf_counter() - t0)
+  print('RESULT ' + json.dumps({name: min(times) for name, times in zip(names, seconds)}))
+
+
+def _run_child(module: str, flag: list, argv) -> dict:
+  proc = subprocess.run([sys.executable, '-m', module] + flag + argv, capture_output=True, text=True)
+  line = [l for l in proc.stdout.splitlines() if l.startswith('RESULT ')]
+  if proc.returncode != 0 or not line:
+    raise RuntimeError(f'{" ".join(flag)} failed:\n{proc.stdout}\n{proc.stderr}')
+  return json.loads(line[-1][len('RESULT '):])
+
+
 def parent(module: str, contenders, args, argv) -> dict:
   results = {}
   for name in contenders:
-    proc = subprocess.run([sys.executable, '-m', module, '--child', name] + argv, capture_output=True, text=True)
-    line = [l for l in proc.stdout.splitlines() if l.startswith('RESULT ')]
-    if proc.returncode != 0 or not line:
-      raise RuntimeError(f'contender {name} failed:\n{proc.stdout}\n{proc.stderr}')
-    results[name] = json.loads(line[-1][len('RESULT '):])
-    r = results[name]
+    results[name] = r = _run_child(module, ['--child', name], argv)
     print(f'  {name:<28} {r["seconds"]:9.4f} s   cpu/wall {r["cpu_seconds"] / r["seconds"]:4.2f}   '
           f'(first call {r["first_call_seconds"]:.2f} s)   '
           f'peak +{r["peak_extra_mb"]:.0f} MB   {r["note"]}', flush=True)
   return results
 
 
-def main(module: str, contenders, add_arguments, report) -> None:
+def main(module: str, contenders, add_arguments, report, paired: tuple[str, str] | None = None) -> None:
   parser = argparse.ArgumentParser(prog=f'python -m {module}')
   parser.add_argument('--child', help=argparse.SUPPRESS)
+  parser.add_argument('--paired-child', action='store_true', help=argparse.SUPPRESS)
+  parser.add_argument('--paired-rounds', type=int, default=15,
+                      help=f'alternating runs of {" and ".join(paired)} in one process' if paired else argparse.SUPPRESS)
   add_arguments(parser)
   args, _ = parser.parse_known_args()
   if args.child:
     child(contenders, args.child, args)
     return
+  if args.paired_child:
+    paired_child(contenders, paired, args)
+    return
   argv = [a for a in sys.argv[1:]]
   import platform
   print(f'{module}: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s)')
-  report(parent(module, contenders, args, argv), args)
+  results = parent(module, contenders, args, argv)
+  if paired:
+    results['paired'] = _run_child(module, ['--paired-child'], argv)
+    kernel, floor = (results['paired'][name] for name in paired)
+    print(f'  alternating in one process ({args.paired_rounds} rounds): {paired[0]} {kernel:.4f} s, '
+          f'{paired[1]} {floor:.4f} s', flush=True)
+  report(results, args)

@@ -5,7 +5,7 @@ Contenders (same seeded stack, DefocusNet camera, focus 0.1, 0.15, 0.3, 0.7, 1.5
                      channel) with the exact-area disk PSF, `scipy.ndimage.gaussian_filter` windows.
   jax_cost_volume    ddff_jax.optics.defocus_cost_volume, jit-compiled.
   ifft_floor         only the 960 inverse real FFTs (64·5·3 of 256×256) that any exact method needs.
-Run: python -m benchmarks.cost_volume
+Run: python -m benchmarks.cost_volume   (the floor ratio is taken from the two run alternately in one process)
 """
 import numpy as np
 
@@ -76,7 +76,9 @@ def add_arguments(parser):
 def report(results, args):
   ref, ours, floor = (results[k]['seconds'] for k in ('skimage_reference', 'jax_cost_volume', 'ifft_floor'))
   print(f'speed-up jax vs skimage reference: {ref / ours:6.1f}x   (target >= 5x)')
-  print(f'jax / ifft floor:                  {ours / floor:6.2f}    (target <= 1.5)')
+  paired = results['paired']
+  print(f'jax / ifft floor, alternating:     {paired["jax_cost_volume"] / paired["ifft_floor"]:6.2f}    (target <= 1.5)')
+  print(f'jax / ifft floor, separate runs:   {ours / floor:6.2f}')
   # Wall time depends on how many cores XLA:CPU's runtime puts on each (cpu/wall above; see the README): the CPU-time
   # ratio compares the work itself.
   cpu_ratio = results['jax_cost_volume']['cpu_seconds'] / results['ifft_floor']['cpu_seconds']
@@ -84,4 +86,4 @@ def report(results, args):
 
 
 if __name__ == '__main__':
-  _harness.main(MODULE, CONTENDERS, add_arguments, report)
+  _harness.main(MODULE, CONTENDERS, add_arguments, report, paired=('jax_cost_volume', 'ifft_floor'))
