@@ -90,6 +90,8 @@ def main(module: str, contenders, add_arguments, report, paired: tuple[str, str]
                       help=f'alternating runs of {" and ".join(paired)} in one process' if paired else argparse.SUPPRESS)
   add_arguments(parser)
   args, _ = parser.parse_known_args()
+  if args.paired_rounds < 1:
+    parser.error(f'--paired-rounds must be >= 1, got {args.paired_rounds}.')
   if args.child:
     child(contenders, args.child, args)
     return
