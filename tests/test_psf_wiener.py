@@ -65,7 +65,7 @@ def test_gaussian_psf_and_otfs_match_scikit_image_ir2tf():
       np.testing.assert_allclose(np.asarray(optics.symmetric_psf_otf(jnp.asarray(psf), shape)), ref_otf.real,
                                  atol=1e-6)
   assert np.max(np.abs(uft.ir2tf(np.asarray(optics.disk_psf(2.3), np.float64), (20, 26)).imag)) < 1e-6
-  # Batched, a PSF as tall as the image (the folded/mirrored rows at their limits), and a 1x1 delta.
+  # Batched, a PSF as tall as the image (the mirrored rows at their limits), and a 1x1 delta.
   psfs = np.asarray(optics.disk_psf(np.array([0.3, 1.7, 4.2]), 9))
   for shape in ((9, 14), (10, 9)):
     ref_otf = np.stack([uft.ir2tf(p.astype(np.float64), shape, is_real=True).real for p in psfs])
