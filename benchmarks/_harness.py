@@ -4,8 +4,8 @@ A benchmark module defines `CONTENDERS: dict[name, callable(args) -> (setup_fn, 
 until its result is ready. Timing = min over repeats after one warm-up (compilation excluded, reported apart).
 Peak memory = the process's peak RSS growth over the RSS right after the inputs were built. CPU seconds = the
 process's CPU time in that fastest run: CPU / wall says how many cores the contender kept busy.
-A module may also name a `paired` (kernel, floor): both then run again in one process, alternately, and their
-ratio is taken from that run too. Separate processes run minutes apart on a shared machine, and a ratio of their
+A module may also name `paired` contenders (kernel, floor, ...): they then run again in one process, alternately, and
+their ratios are taken from that run too. Separate processes run minutes apart on a shared machine, and a ratio of their
 minimums moves with whatever else the machine was doing (1.04–2.11 for the same code here); alternating in one
 process exposes both to the same conditions.
 """
@@ -82,7 +82,7 @@ def parent(module: str, contenders, args, argv) -> dict:
   return results
 
 
-def main(module: str, contenders, add_arguments, report, paired: tuple[str, str] | None = None) -> None:
+def main(module: str, contenders, add_arguments, report, paired: tuple[str, ...] | None = None) -> None:
   parser = argparse.ArgumentParser(prog=f'python -m {module}')
   parser.add_argument('--child', help=argparse.SUPPRESS)
   parser.add_argument('--paired-child', action='store_true', help=argparse.SUPPRESS)
@@ -104,7 +104,6 @@ def main(module: str, contenders, add_arguments, report, paired: tuple[str, str]
   results = parent(module, contenders, args, argv)
   if paired:
     results['paired'] = _run_child(module, ['--paired-child'], argv)
-    kernel, floor = (results['paired'][name] for name in paired)
-    print(f'  alternating in one process ({args.paired_rounds} rounds): {paired[0]} {kernel:.4f} s, '
-          f'{paired[1]} {floor:.4f} s', flush=True)
+    times = ', '.join(f'{name} {results["paired"][name]:.4f} s' for name in paired)
+    print(f'  alternating in one process ({args.paired_rounds} rounds): {times}', flush=True)
   report(results, args)
