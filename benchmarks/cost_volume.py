@@ -111,4 +111,5 @@ def report(results, args):
 
 
 if __name__ == '__main__':
-  _harness.main(MODULE, CONTENDERS, add_arguments, report, paired=('jax_cost_volume', 'ifft_floor', 'packed_ifft_floor'))
+  _harness.main(MODULE, CONTENDERS, add_arguments, report,
+                paired=('jax_cost_volume', 'ifft_floor', 'packed_ifft_floor'))
