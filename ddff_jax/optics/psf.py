@@ -104,10 +104,10 @@ def symmetric_psf_otf(psf, shape: tuple[int, int]) -> jax.Array:
   """Real transfer function of a PSF symmetric under i -> −i and j -> −j (disk, Gaussian).
 
   H(ky, kx) = Σ_ij p(i, j)·cos(2π ky i / H)·cos(2π kx j / W): two small matrix products instead of a padded FFT,
-  over the H//2 + 1 rows ky <= H/2 only, since cosine is even in ky (row H − ky repeats row ky). Half the rows
-  took ~8 % off the cost volume's time on one core. (Folding the PSF onto its quadrant would halve the products
-  again, but the slice-and-reverse fold met an XLA:CPU (jaxlib 0.10.2) miscompile when the PSFs come from the same
-  program under a batched `lax.map`: wrong OTFs for some hypotheses.)
+  over the H//2 + 1 rows ky <= H/2 only, since cosine is even in ky (row H − ky repeats row ky): half the
+  products. (Folding the PSF onto its quadrant would halve them again, but the slice-and-reverse fold met an
+  XLA:CPU (jaxlib 0.10.2) miscompile when the PSFs come from the same program under a batched `lax.map`: wrong
+  OTFs for some hypotheses.)
   Equals `psf_to_otf(psf, shape).real` for such PSFs. psf (..., n, n) -> (..., H, W // 2 + 1) real.
   """
   n = psf.shape[-1]
