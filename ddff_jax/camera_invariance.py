@@ -19,11 +19,11 @@ Writes <workdir>/results.json, results.md (the table) and pictures/<setting>.png
 """
 from __future__ import annotations
 
+import functools
 import os
 
-from absl import app
-from absl import flags
-from ml_collections import config_flags
+from ddff_jax import cli
+from ddff_jax import errors
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'camera_invariance.py')
 METRICS = ('mae', 'rmse', 'abs_rel', 'scale_invariant')
@@ -31,12 +31,11 @@ METHODS = ('DDFS', 'DDFS, varied focus', 'DDFFNet', 'classical DFF', 'cost-volum
 
 
 def define_flags():
+  from absl import flags
+  from ml_collections import config_flags
   config_flags.DEFINE_config_file('config', _DEFAULT_CONFIG, 'Experiment config (camera_invariance.py, no argument).')
   flags.DEFINE_string('workdir', 'runs/camera_invariance', 'Where both training runs and the results go.')
   flags.DEFINE_bool('progress', True, 'Show progress bars while training.')
-
-
-FLAGS = flags.FLAGS
 
 
 def test_settings(config):
@@ -67,13 +66,14 @@ def nearest_slots(train_focus_m, test_focus_m):
   return np.argmin(np.abs(train[:, None] - test[None, :]), axis=1)
 
 
-def cost_argmin(stack, focus, camera, task):
-  """The depth hypothesis of lowest raw cost per pixel: what the cost volume alone says, without a network."""
+def cost_argmin(stack, focus, camera, ddfs):
+  """The depth hypothesis of lowest raw cost per pixel, over the hypotheses of the DDFS model `ddfs`: what its cost
+  volume alone says, without the network."""
   import numpy as np
   from ddff_jax import optics
-  cost = optics.defocus_cost_volume(stack, focus, camera, task.hypotheses, balance=task.balance,
-                                    max_radius_px=task.max_radius_px)
-  return task.hypotheses[np.argmin(np.asarray(cost), axis=0)]
+  cost = optics.defocus_cost_volume(stack, focus, camera, ddfs.hypotheses, balance=ddfs.wiener_balance,
+                                    max_radius_px=ddfs.max_radius_px)
+  return ddfs.hypotheses[np.argmin(np.asarray(cost), axis=0)]
 
 
 def predict_in_batches(fn, stacks, batch_size: int = 8):
@@ -81,11 +81,23 @@ def predict_in_batches(fn, stacks, batch_size: int = 8):
   return np.concatenate([np.asarray(fn(stacks[i:i + batch_size])) for i in range(0, len(stacks), batch_size)])
 
 
-def run_experiment(config, workdir: str, progress: bool = True) -> dict:
+def compiled_predictor(task, model):
+  """(stack (B, K, H, W, 3), focus (K,), camera) -> (B, H, W), compiled once per input shape and camera for every
+  model of `model`'s structure (the weights are an argument, not constants of the program)."""
   import jax
-  import jax.numpy as jnp
+  from flax import nnx
+  graphdef, _ = nnx.split(model)
+
+  @functools.partial(jax.jit, static_argnums=3)
+  def forward(state, stack, focus, camera):
+    return task.predict(nnx.merge(graphdef, state), stack, focus, camera)
+
+  return lambda m: (lambda stack, focus, camera: forward(nnx.state(m), stack, focus, camera))
+
+
+def run_experiment(config, workdir: str, progress: bool = True) -> dict:
   import numpy as np
-  from ddff_jax import checkpoints, metrics, tasks, train, visualize
+  from ddff_jax import checkpoints, files, metrics, tasks, train, visualize
   from ddff_jax.data import sources, synthetic
 
   for name in ('ddfs', 'ddffnet', 'ddfs_varied'):
@@ -94,29 +106,28 @@ def run_experiment(config, workdir: str, progress: bool = True) -> dict:
 
   data = config.ddfs.data
   scene = synthetic.SceneConfig(height=data.height, width=data.width, num_objects=data.num_objects)
-  base = sources.thin_lens_camera(data.camera)
-  ddfs_model, ddfs_config, ddfs_step = checkpoints.load_model(os.path.join(workdir, 'ddfs'), 'best')
-  ddff_model, ddff_config, ddff_step = checkpoints.load_model(os.path.join(workdir, 'ddffnet'), 'best')
-  varied_model, _, varied_step = checkpoints.load_model(os.path.join(workdir, 'ddfs_varied'), 'best')
-  ddfs_task = tasks.DepthTask(ddfs_config, base, data.focus_distances_m)  # the same hypotheses for both DDFS runs
-  ddff_task = tasks.DepthTask(ddff_config, base, data.focus_distances_m)
+  ddfs, ddffnet, varied = (checkpoints.load(os.path.join(workdir, name), 'best')
+                           for name in ('ddfs', 'ddffnet', 'ddfs_varied'))
+  task = tasks.build_task(ddfs.spec)  # all three trained on the same depth data
   train_focus = np.asarray(data.focus_distances_m, np.float32)
 
-  results = {'checkpoints': {'DDFS': ddfs_step, 'DDFS, varied focus': varied_step, 'DDFFNet': ddff_step},
+  ddfs_predictor = compiled_predictor(task, ddfs.model)  # both DDFS runs share one program per setting shape
+  predictors = {'DDFS': ddfs_predictor(ddfs.model), 'DDFS, varied focus': ddfs_predictor(varied.model),
+                'DDFFNet': compiled_predictor(task, ddffnet.model)(ddffnet.model)}
+  results = {'checkpoints': {'DDFS': ddfs.step, 'DDFS, varied focus': varied.step, 'DDFFNet': ddffnet.step},
              'settings': {}}
   for key, description, camera, focus in test_settings(config):
     stacks, depths = sources.synthetic_thin_lens_arrays(config.test.num_images, config.test.seed, scene, camera,
                                                         focus, data.depth_range_m, data.max_radius_px)
-    ddfs_fns = [jax.jit(lambda s, m=m, f=focus, c=camera: ddfs_task.predict(m, {'stack': s}, jnp.asarray(f), c))
-                for m in (ddfs_model, varied_model)]
     slots = nearest_slots(train_focus, focus)
-    ddff_fn = jax.jit(lambda s: ddff_task.predict(ddff_model, {'stack': s[:, slots]}))
-    predictions = {'DDFS': predict_in_batches(ddfs_fns[0], stacks),
-                   'DDFS, varied focus': predict_in_batches(ddfs_fns[1], stacks),
-                   'DDFFNet': predict_in_batches(ddff_fn, stacks),
-                   'classical DFF': np.stack([np.asarray(ddfs_task.classical(s, focus)) for s in stacks]),
-                   'cost-volume argmin': np.stack([cost_argmin(s, focus, camera, ddfs_task) for s in stacks])}
-    table = {m: metrics.mean_over_images([ddfs_task.image_metrics(p, g) for p, g in zip(predictions[m], depths)])
+    predictions = {name: predict_in_batches(lambda s, p=predictors[name]: p(s, focus, camera), stacks)
+                   for name in ('DDFS', 'DDFS, varied focus')}
+    # DDFFNet sees neither focus settings nor camera: its slots get the test images focused nearest to its own.
+    predictions['DDFFNet'] = predict_in_batches(lambda s: predictors['DDFFNet'](s, train_focus, None),
+                                                stacks[:, slots])
+    predictions.update({'classical DFF': np.stack([np.asarray(task.classical(s, focus)) for s in stacks]),
+                        'cost-volume argmin': np.stack([cost_argmin(s, focus, camera, ddfs.model) for s in stacks])})
+    table = {m: metrics.mean_over_images([task.image_metrics(p, g) for p, g in zip(predictions[m], depths)])
              for m in METHODS}
     results['settings'][key] = {'description': description, 'focus_distances_m': focus.tolist(),
                                 'ddffnet_slots': slots.tolist(), 'metrics': table}
@@ -125,8 +136,8 @@ def run_experiment(config, workdir: str, progress: bool = True) -> dict:
     print(f'{description}: ' + '; '.join(f'{m} MAE {table[m]["mae"]:.4f}' for m in METHODS), flush=True)
 
   results['markdown'] = markdown_table(results)
-  checkpoints.write_json_atomic(os.path.join(workdir, 'results.json'), results)
-  checkpoints.write_text_atomic(os.path.join(workdir, 'results.md'), results['markdown'])
+  files.write_json(os.path.join(workdir, 'results.json'), results)
+  files.write_text(os.path.join(workdir, 'results.md'), results['markdown'])
   print(results['markdown'])
   return results
 
@@ -141,14 +152,12 @@ def markdown_table(results) -> str:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  if 'ddfs' not in FLAGS.config:
-    raise app.UsageError('--config must be the experiment config (camera_invariance.py without a :model suffix).')
-  from ddff_jax import inference
-  inference.one_line_errors(run_experiment)(FLAGS.config, FLAGS.workdir, FLAGS.progress)
+  from absl import flags
+  values = flags.FLAGS
+  if 'ddfs' not in cli.loaded_config(values.config):
+    raise errors.UserError('--config must be the experiment config (camera_invariance.py without a :model suffix).')
+  run_experiment(values.config, values.workdir, values.progress)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

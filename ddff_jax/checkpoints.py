@@ -1,12 +1,17 @@
-"""Workdir layout, config compatibility and orbax checkpoints (latest + best), shared by the entry points.
+"""Workdir layout and orbax checkpoints (latest + best), shared by the entry points.
 
     <workdir>/config.json         the config the workdir was created with (model, data and optimiser sections)
     <workdir>/checkpoints/<step>  latest checkpoints (orbax writes to a temporary folder and renames: atomic)
     <workdir>/best/<step>         the checkpoint with the lowest validation error (the task's selection metric)
     <workdir>/metrics.jsonl       one JSON record per log/eval event
+
+Every checkpoint holds the items 'model' and 'optimizer' (NNX states), 'config' (the run's config) and 'data' (the
+`FocalStackSpec` of its training data), so that one step describes itself: `load` rebuilds the model from the
+step's own config.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -16,10 +21,26 @@ import ml_collections
 import orbax.checkpoint as ocp
 from flax import nnx
 
+from ddff_jax import errors
+from ddff_jax import files
+from ddff_jax.data.spec import FocalStackSpec
 from ddff_jax.models.registry import build_model
+
+
+
+class _QuietPartialRestore(logging.Filter):
+  """Restoring some items of a checkpoint (the model without its optimizer; arrays without the JSON items) is
+  intended here; orbax warns about every item left out."""
+
+  def filter(self, record):
+    return 'could not be restored' not in record.getMessage()
+
+
+logging.getLogger('absl').addFilter(_QuietPartialRestore())
 
 # Sections whose change makes existing checkpoints meaningless for the run.
 COMPATIBILITY_KEYS = ('model', 'data', 'seed', 'train.batch_size', 'train.optimizer')
+ARRAY_ITEMS = ('model', 'optimizer')
 
 
 def _lookup(config_dict, dotted):
@@ -29,44 +50,32 @@ def _lookup(config_dict, dotted):
   return out
 
 
-def _jsonable(config) -> dict:
+def config_to_json(config) -> dict:
   return json.loads(config.to_json_best_effort()) if hasattr(config, 'to_json_best_effort') else dict(config)
-
-
-def write_text_atomic(path, text: str) -> None:
-  """Writes `text` to a temporary file beside `path`, then renames it: readers never see a partial file."""
-  tmp = f'{path}.tmp'
-  with open(tmp, 'w') as f:
-    f.write(text)
-  os.replace(tmp, path)
-
-
-def write_json_atomic(path, data) -> None:
-  write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True))
 
 
 def prepare_workdir(workdir: str, config) -> None:
   """Creates the workdir and its config.json, or refuses one written by an incompatible config."""
   if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise ValueError(f'--workdir {workdir} is a file, not a directory.')
+    raise errors.UserError(f'--workdir {workdir} is a file, not a directory.')
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, 'config.json')
-  new = _jsonable(config)
+  new = config_to_json(config)
   if os.path.exists(path):
     with open(path) as f:
       old = json.load(f)
     diffs = [k for k in COMPATIBILITY_KEYS if _lookup(old, k) != _lookup(new, k)]
     if diffs:
-      raise ValueError(f'{workdir} was written by an incompatible config (differs in {", ".join(diffs)}); '
-                       'use a new --workdir, or the original config.')
+      raise errors.UserError(f'{workdir} was written by an incompatible config (differs in {", ".join(diffs)}); '
+                                   'use a new --workdir, or the original config.')
   if jax.process_index() == 0:
-    write_json_atomic(path, new)
+    files.write_json(path, new)
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
   path = os.path.join(workdir, 'config.json')
   if not os.path.isfile(path):
-    raise FileNotFoundError(f'{workdir} holds no config.json: not a ddff_jax training workdir.')
+    raise errors.InputNotFound(f'{workdir} holds no config.json: not a ddff_jax training workdir.')
   with open(path) as f:
     return ml_collections.ConfigDict(json.load(f))
 
@@ -80,10 +89,12 @@ def managers(workdir: str, keep: int = 2):
   return latest, best
 
 
-def save(manager, step: int, items: dict, metrics: dict | None = None) -> None:
-  """Saves named pytrees (e.g. {'model': ..., 'optimizer': ...}) as one checkpoint."""
-  manager.save(step, args=ocp.args.Composite(**{k: ocp.args.StandardSave(to_saveable(v)) for k, v in items.items()}),
-               metrics=metrics)
+def save(manager, step: int, state, config, spec: FocalStackSpec, metrics: dict | None = None) -> None:
+  """One self-describing checkpoint: `state` {'model', 'optimizer'} (NNX states), the config and the data spec."""
+  args = {k: ocp.args.StandardSave(to_saveable(state[k])) for k in ARRAY_ITEMS}
+  args['config'] = ocp.args.JsonSave(config_to_json(config))
+  args['data'] = ocp.args.JsonSave(spec.to_json())
+  manager.save(step, args=ocp.args.Composite(**args), metrics=metrics)
 
 
 def _is_key(x) -> bool:
@@ -120,36 +131,118 @@ def abstract_like(state):
   return jax.tree.map(struct, state)
 
 
+class CheckpointMismatch(errors.UserError):
+  """A readable checkpoint whose arrays do not fit the model being restored (another config or code version)."""
+
+
+def _stored_layout(manager, step: int, item: str) -> dict | None:
+  """{path: shape} of an item as the checkpoint's metadata records it; None when the metadata is unreadable."""
+  try:
+    metadata = manager.item_metadata(step)[item]
+  except Exception:  # noqa: BLE001  unreadable metadata is what damage looks like
+    return None
+  if metadata is None:
+    return None
+  leaves = jax.tree_util.tree_leaves_with_path(metadata, is_leaf=lambda x: hasattr(x, 'shape'))
+  return {_path_key(p): tuple(v.shape) for p, v in leaves if hasattr(v, 'shape')}
+
+
+def _path_key(path) -> str:
+  return '/'.join(str(getattr(k, 'key', getattr(k, 'idx', getattr(k, 'name', k)))) for k in path)
+
+
+def _check_layout(manager, step: int, item: str, like) -> None:
+  """Raises CheckpointMismatch when the step's recorded layout of `item` differs from `like`'s."""
+  stored = _stored_layout(manager, step, item)
+  if stored is None:
+    return
+  saved = jax.eval_shape(to_saveable, like)  # works for concrete and abstract (eval_shape) states alike
+  wanted = {_path_key(p): tuple(v.shape) for p, v in jax.tree_util.tree_leaves_with_path(saved)}
+  if stored != wanted:
+    missing = sorted(set(wanted) - set(stored))[:3]
+    extra = sorted(set(stored) - set(wanted))[:3]
+    shaped = sorted(k for k in set(stored) & set(wanted) if stored[k] != wanted[k])[:3]
+    raise CheckpointMismatch(
+        f'checkpoint {step} in {manager.directory} does not fit this {item} (written by another config or code '
+        f'version): missing {missing}, unexpected {extra}, other shapes {shaped}. Use a new --workdir, or the '
+        'code and config that wrote it.')
+
+
 def restore_newest_readable(manager, like: dict):
-  """(step, {item: pytree}) of the newest checkpoint whose items restore into the structure of `like` (concrete
-  pytrees giving shapes, dtypes and shardings); damaged checkpoints are reported and skipped. (None, None) if none."""
+  """(step, {item: pytree}) of the newest readable checkpoint, restored into the structure of `like` (concrete
+  pytrees or abstract structs giving shapes, dtypes and shardings). A damaged checkpoint (unreadable files) is
+  reported and skipped; one that is readable but does not fit `like` raises CheckpointMismatch. (None, None) if
+  there is none."""
   for step in sorted(manager.all_steps(), reverse=True):
+    for item, tree in like.items():
+      _check_layout(manager, step, item, tree)
     try:
       restored = manager.restore(step, args=ocp.args.Composite(
           **{k: ocp.args.StandardRestore(abstract_like(v)) for k, v in like.items()}))
-      return step, {k: from_saveable(restored[k], like[k]) for k in like}
-    except Exception as e:  # a damaged checkpoint: fall back to the one before
-      logging.warning('checkpoint %d in %s cannot be restored (%s: %s); trying an older one.', step,
+    except (OSError, ValueError, KeyError, EOFError) as e:  # unreadable or truncated files: damage
+      logging.warning('checkpoint %d in %s cannot be read (%s: %s); trying an older one.', step,
                       manager.directory, type(e).__name__, str(e).splitlines()[0][:200] if str(e) else '')
+      continue
+    return step, {k: from_saveable(restored[k], like[k]) for k in like}
   return None, None
 
 
-def load_model(workdir: str, which: str = 'best'):
-  """The trained model of a workdir (eval mode), its config and step. `which`: 'best' or 'latest' ('best' falls back
-  to 'latest' when no validation ran)."""
-  config = load_config(workdir)
-  # Shapes only: every value comes from the checkpoint, and building DDFFNet eagerly costs one XLA compile per
-  # initialiser before each predict/evaluate (the default model loaded in 15 s on this CPU, now in 2 s).
-  model = nnx.eval_shape(lambda: build_model(config.model, config.seed))
+def _read_json_item(manager, step: int, item: str):
+  """A JSON item ('config', 'data') of a step, or None when it is missing or unreadable."""
+  from etils import epath
+  try:
+    return ocp.JsonCheckpointHandler().restore(epath.Path(manager.directory) / str(step) / item,
+                                                args=ocp.args.JsonRestore())
+  except (OSError, ValueError, KeyError):
+    return None
+
+
+@dataclasses.dataclass
+class Restored:
+  model: nnx.Module
+  config: ml_collections.ConfigDict
+  spec: FocalStackSpec
+  step: int
+
+
+def load(workdir: str, which: str = 'best') -> Restored:
+  """The trained model of a workdir (eval mode) with the config and data spec of its checkpoint. `which`: 'best'
+  or 'latest' ('best' falls back to 'latest' when no validation ran)."""
+  if which not in ('best', 'latest'):
+    raise errors.UserError(f"which must be 'best' or 'latest', got {which!r}.")
+  if not os.path.isdir(workdir):
+    raise errors.InputNotFound(f'--workdir {workdir} does not exist.')
   latest, best = managers(workdir)
-  like = {'model': nnx.state(model)}
-  step, items = None, None
   for manager in ((best, latest) if which == 'best' else (latest,)):
-    step, items = restore_newest_readable(manager, like)
-    if items is not None:
-      break
-  if items is None:
-    raise FileNotFoundError(f'no readable checkpoint in {workdir}/checkpoints or {workdir}/best.')
-  nnx.update(model, items['model'])
-  model.eval()
-  return model, config, step
+    for step in sorted(manager.all_steps(), reverse=True):
+      config = _read_json_item(manager, step, 'config')
+      spec = _read_json_item(manager, step, 'data')
+      if config is None or spec is None:
+        continue  # damaged: the older step may be whole
+      config = ml_collections.ConfigDict(config)
+      # Shapes only: every value comes from the checkpoint, so the initialisers would be compiled for nothing.
+      model = nnx.eval_shape(lambda: build_model(config.model, config.seed))
+      restored_step, items = restore_newest_readable(_OneStep(manager, step), {'model': nnx.state(model)})
+      if items is None:
+        continue
+      nnx.update(model, items['model'])
+      model.eval()
+      return Restored(model, config, FocalStackSpec.from_json(spec), restored_step)
+  raise errors.InputNotFound(f'no readable checkpoint in {workdir}/checkpoints or {workdir}/best.')
+
+
+class _OneStep:
+  """A view of a checkpoint manager that holds only `step` (so `load` reads each step with its own config)."""
+
+  def __init__(self, manager, step: int):
+    self._manager, self._step = manager, step
+    self.directory = manager.directory
+
+  def all_steps(self):
+    return [self._step]
+
+  def item_metadata(self, step):
+    return self._manager.item_metadata(step)
+
+  def restore(self, step, args):
+    return self._manager.restore(step, args=args)

@@ -1,4 +1,5 @@
-"""The evaluation protocols: DDFF 12-Scene (disparity, DESIGN §5) and DDFS (metric depth).
+"""The evaluation protocols: DDFF 12-Scene (disparity; Hazirbas et al., ACCV 2018) and DDFS (metric depth; Fujimura
+et al., IJCV 2023).
 
 DDFF: per image, over the valid mask M = (ground truth > 0) after clipping the ground truth to the camera's
 disparity range [0.0202, 0.2825] px (outside -> 0 = invalid); then averaged over images.
@@ -11,9 +12,14 @@ reproduces the released code's treatment instead, for comparing with published n
 """
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from ddff_jax import errors
+from ddff_jax import optics
+from ddff_jax.losses import masked_mean as _masked_mean
 
 DDFF_DISPARITY_RANGE = (0.0202, 0.2825)
 BADPIX_THRESHOLD = 0.07
@@ -33,10 +39,8 @@ def clip_ground_truth(gt, valid_range=DDFF_DISPARITY_RANGE):
 
 def _correlate3(x, kernel_rows, kernel_cols):
   """Separable 3×3 correlation with mirror boundary (OpenCV's default BORDER_REFLECT_101)."""
-  p = jnp.pad(x, 1, mode='reflect')
-  h, w = x.shape
-  rows = sum(kernel_rows[i] * p[i:i + h, :] for i in range(3))
-  return sum(kernel_cols[j] * rows[:, j:j + w] for j in range(3))
+  x = optics.correlate1d(x, kernel_rows, axis=0, mode='mirror')
+  return optics.correlate1d(x, kernel_cols, axis=1, mode='mirror')
 
 
 def hessian_norm(x):
@@ -45,10 +49,6 @@ def hessian_norm(x):
   dy = lambda f: _correlate3(f, _SCHARR_DIFF, _SCHARR_SMOOTH)
   gx, gy = dx(x), dy(x)
   return jnp.sqrt(dx(gx) ** 2 + dy(gx) ** 2 + dx(gy) ** 2 + dy(gy) ** 2)
-
-
-def _masked_mean(values, mask):
-  return jnp.sum(jnp.where(mask, values, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
 
 
 def ddff_image_metrics(pred, gt, *, valid_range=DDFF_DISPARITY_RANGE, badpix_threshold: float = BADPIX_THRESHOLD,
@@ -62,6 +62,8 @@ def ddff_image_metrics(pred, gt, *, valid_range=DDFF_DISPARITY_RANGE, badpix_thr
   pred = jnp.asarray(pred, jnp.float32)
   signed = valid_range is None
   gt = jnp.asarray(gt, jnp.float32)
+  chex.assert_rank([pred, gt], 2)
+  chex.assert_equal_shape([pred, gt])
   gt = jnp.where(jnp.isfinite(gt), gt, 0.0) if signed else clip_ground_truth(gt, valid_range)
   mask = jnp.isfinite(jnp.asarray(gt)) if signed else gt > 0
   g = gt if signed else jnp.where(mask, gt, 1.0)
@@ -106,6 +108,7 @@ def ddfs_image_metrics(pred_depth, gt_depth, *, trim: float = 0.8) -> dict[str, 
   """DDFS depth metrics of one image over pixels with gt > 0 (and predictions clamped to >= 1e-6 m)."""
   p = jnp.maximum(jnp.asarray(pred_depth, jnp.float32), 1e-6)
   gt = jnp.asarray(gt_depth, jnp.float32)
+  chex.assert_equal_shape([p, gt])
   mask = gt > 0
   g = jnp.where(mask, gt, 1.0)
   err = p - g
@@ -133,7 +136,7 @@ def ddfs_image_metrics(pred_depth, gt_depth, *, trim: float = 0.8) -> dict[str, 
 def mean_over_images(per_image: list[dict]) -> dict[str, float]:
   """Averages per-image metric dicts, skipping images without valid pixels (NaN)."""
   if not per_image:
-    raise ValueError('no images to average metrics over.')
+    raise errors.UserError('no images to average metrics over.')
   keys = per_image[0].keys()
   out = {}
   for k in keys:
@@ -141,14 +144,3 @@ def mean_over_images(per_image: list[dict]) -> dict[str, float]:
     out[k] = float(np.nanmean(values)) if np.any(np.isfinite(values)) else float('nan')
   out['num_images'] = int(sum(np.isfinite(float(m[next(iter(keys))])) for m in per_image))
   return out
-
-
-def masked_mse(pred, gt):
-  """Training loss: mean squared error over pixels with gt > 0 (invalid pixels never contribute)."""
-  mask = gt > 0
-  return jnp.sum(jnp.where(mask, (pred - gt) ** 2, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
-
-
-def masked_l1(pred, gt):
-  mask = gt > 0
-  return jnp.sum(jnp.where(mask, jnp.abs(pred - gt), 0.0)) / jnp.maximum(jnp.sum(mask), 1)

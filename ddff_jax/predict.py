@@ -1,9 +1,13 @@
 """python -m ddff_jax.predict --input=<stack or light field> [--workdir=DIR | --method=classical] --output_dir=DIR
 
 Inputs: a folder of focal-slice images (file-name order, nearest focus first), a `.npy`/`.npz` focal stack, an HCI
-scene folder or DDFF `LF_XXXX.npy` light field (refocused to --disparities first), or a published DDFF `.h5` file
-(--h5_split, --h5_index). Writes `disparity.npy` (px), `depth.npy` (m, for the DDFF camera; 0 = invalid) and a
-colour-mapped `disparity.png`.
+scene folder or DDFF `LF_XXXX.npy` light field (refocused to --disparities, by default to the focus disparities
+the model was trained on), or a published DDFF `.h5` file (--h5_split, --h5_index).
+
+Writes the map the method predicts with a colour-mapped picture and its scale: `disparity.npy` (px) and
+`disparity.png`, or for a depth model (DDFS) `depth.npy` (m) and `depth.png`; for input from the DDFF 12-Scene
+camera also `depth.npy` converted from disparity (m, 0 = invalid); and `panel.png` (slice, ground truth,
+prediction, error) when the input has ground truth.
 
 --submission=DIR with the DDFF test h5 writes the benchmark's submission layout: <scene>/DISP_0001.npy …
 DISP_0020.npy (383×552 float disparity) and runtime.txt (`<scene>/DISP_XXXX <seconds>` per stack).
@@ -13,87 +17,82 @@ from __future__ import annotations
 import os
 import time
 
-from absl import app
-from absl import flags
-
-from ddff_jax import inference
+from ddff_jax import cli
+from ddff_jax import errors
 
 
 def define_flags():
-  """Command-line flags; defined only when run as a program, so that the module imports cleanly beside the
-  other entry points (absl flags are global)."""
+  from absl import flags
   flags.DEFINE_string('input', None, 'Focal stack / light field / DDFF h5 file.', required=True)
-  inference.define_method_flags()
-  flags.DEFINE_string('disparities', None, "Focus disparities of the stack: 'ddff:10', 'linspace:LO,HI,S' or a list.")
+  cli.define_method_flags()
+  flags.DEFINE_string('disparities', None, 'Focus disparities of the stack (default: the model\'s own): '
+                      "'ddff:10', 'linspace:LO,HI,S' or a list.")
   flags.DEFINE_enum('h5_split', 'test', ['train', 'validation', 'test'], 'Split of an h5 input.')
   flags.DEFINE_integer('h5_index', 0, 'Sample of an h5 input.')
   flags.DEFINE_string('output_dir', 'prediction', 'Where the outputs go.')
   flags.DEFINE_string('submission', None, 'Write the DDFF 12-Scene test submission for the whole h5 test split here.')
 
 
-FLAGS = flags.FLAGS
-
-
-def predict_one(predictor, input_path, disparities, output_dir, h5_split='test', h5_index=0) -> dict:
+def predict_one(method, input_path, disparities=None, output_dir='prediction', h5_split='test', h5_index=0) -> dict:
+  """Predicts one input with `method` and writes the outputs; `disparities` (S,) px or None (the method's own)."""
   import numpy as np
-  from ddff_jax import optics, visualize
-  from ddff_jax.data import formats
-  stack, focus, gt = inference.load_stack(input_path, disparities, h5_split=h5_split, h5_index=h5_index)
-  disparity = predictor(stack, focus)
-  os.makedirs(output_dir, exist_ok=True)
-  _save_npy(os.path.join(output_dir, 'disparity.npy'), disparity.astype(np.float32))
-  _save_npy(os.path.join(output_dir, 'depth.npy'), np.asarray(optics.DDFF_CAMERA.disparity_to_depth(disparity)))
-  formats.write_png(os.path.join(output_dir, 'disparity.png'), visualize.colorize(disparity))
-  if gt is not None:
+  from ddff_jax import files, optics, visualize
+  from ddff_jax.data import inputs
+  if disparities is None:
+    disparities = method.default_disparities
+  loaded = inputs.load_stack(input_path, disparities, h5_split=h5_split, h5_index=h5_index)
+  prediction = method(loaded.stack, loaded.focus).astype(np.float32)
+  unit = 'px' if method.target == 'disparity' else 'm'
+  files.save_npy(os.path.join(output_dir, f'{method.target}.npy'), prediction)
+  visualize.save_map(os.path.join(output_dir, f'{method.target}.png'), prediction, f'{method.target} ({unit})',
+                     title=method.name)
+  if method.target == 'disparity' and loaded.from_ddff_camera:
+    files.save_npy(os.path.join(output_dir, 'depth.npy'),
+                   np.asarray(optics.DDFF_CAMERA.disparity_to_depth(prediction)))
+  if loaded.ground_truth is not None and method.target == 'disparity':
     # DDFF ground truth marks missing pixels with 0 and is never negative; light-field benchmarks (HCI) are signed.
-    visualize.save_prediction_panel(os.path.join(output_dir, 'panel.png'), stack, gt, disparity,
-                                    title=predictor.name, signed=bool(np.nanmin(gt) < 0))
-  print(f'{predictor.name}: disparity {disparity.shape} in [{disparity.min():.4g}, {disparity.max():.4g}] px '
-        f'-> {output_dir}')
-  return {'disparity': disparity, 'ground_truth': gt}
+    visualize.save_prediction_panel(os.path.join(output_dir, 'panel.png'), loaded.stack, loaded.ground_truth,
+                                    prediction, title=method.name, signed=loaded.kind == 'hci')
+  print(f'{method.name}: {method.target} {prediction.shape} in [{prediction.min():.4g}, {prediction.max():.4g}] '
+        f'{unit} -> {output_dir}')
+  return {method.target: prediction, 'ground_truth': loaded.ground_truth}
 
 
-def write_submission(predictor, h5_path, output_dir) -> None:
-  import numpy as np
-  from ddff_jax import checkpoints, optics
+def write_submission(method, h5_path, output_dir) -> None:
+  """Every stack of a DDFF test h5 predicted and written in the benchmark's submission layout."""
+  from ddff_jax import files, optics
   from ddff_jax.data import ddff as ddff_data
+  if method.target != 'disparity':
+    raise errors.UserError(f'the DDFF submission holds disparities; {method.name} predicts {method.target}.')
   reader = ddff_data.DDFFH5(h5_path, 'test')
   focus = optics.DDFF_CAMERA.focal_stack_disparities(reader.stacks.shape[1])
   lines = []
   if len(reader):
-    predictor(reader[0]['stack'].astype(np.float32) / 255.0, focus)  # compile once; not counted as runtime
+    method(optics.to_unit_float(reader[0]['stack']), focus)  # compile once; not counted as runtime
   for i in range(len(reader)):
     item = reader[i]
-    stack = item['stack'].astype(np.float32) / 255.0
+    stack = optics.to_unit_float(item['stack'])
     start = time.perf_counter()
-    disparity = predictor(stack, focus)
+    disparity = method(stack, focus)
     seconds = time.perf_counter() - start
     scene, number = ddff_data.test_scene_of(item['index'], reader.stacks.shape[0])
-    os.makedirs(os.path.join(output_dir, scene), exist_ok=True)
-    _save_npy(os.path.join(output_dir, scene, f'DISP_{number:04d}.npy'), disparity.astype(np.float32))
+    files.save_npy(os.path.join(output_dir, scene, f'DISP_{number:04d}.npy'), disparity.astype('float32'))
     lines.append(f'{scene}/DISP_{number:04d} {seconds:.6f}\n')
-  checkpoints.write_text_atomic(os.path.join(output_dir, 'runtime.txt'), ''.join(lines))
+  files.write_text(os.path.join(output_dir, 'runtime.txt'), ''.join(lines))
   print(f'submission with {len(lines)} disparity maps written to {output_dir}')
 
 
-def _save_npy(path, array):
-  import numpy as np
-  tmp = path + '.tmp.npy'
-  np.save(tmp, array)
-  os.replace(tmp, path)
-
-
-@inference.one_line_errors
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  predictor = inference.predictor_from_flags(FLAGS)
-  if FLAGS.submission:
-    write_submission(predictor, FLAGS.input, FLAGS.submission)
+  from absl import flags
+  from ddff_jax.data import inputs
+  values = flags.FLAGS
+  method = cli.method_from_flags(values)
+  if values.submission:
+    write_submission(method, values.input, values.submission)
   else:
-    predict_one(predictor, FLAGS.input, FLAGS.disparities, FLAGS.output_dir, FLAGS.h5_split, FLAGS.h5_index)
+    disparities = inputs.parse_disparities(values.disparities) if values.disparities else None
+    predict_one(method, values.input, disparities, values.output_dir, values.h5_split, values.h5_index)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

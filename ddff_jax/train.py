@@ -15,16 +15,15 @@ import os
 import sys
 import time
 
-from absl import app
-from absl import flags
-from ml_collections import config_flags
+from ddff_jax import cli
+from ddff_jax import errors
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'default.py')
 
 
 def define_flags():
-  """Command-line flags; defined only when run as a program, so that the module imports cleanly beside the
-  other entry points (absl flags are global)."""
+  from absl import flags
+  from ml_collections import config_flags
   config_flags.DEFINE_config_file('config', _DEFAULT_CONFIG, 'Experiment config file (defines get_config()).')
   flags.DEFINE_string('workdir', 'runs/default', 'Where checkpoints, metrics and pictures go.')
   flags.DEFINE_string('coordinator_address', None, 'Multi-host: address of process 0, host:port.')
@@ -33,7 +32,15 @@ def define_flags():
   flags.DEFINE_bool('progress', True, 'Show a progress bar.')
 
 
-FLAGS = flags.FLAGS
+def check_config(config) -> None:
+  """One-line errors for training settings that cannot run (rather than a run that trains nothing)."""
+  for key in ('train.num_steps', 'train.batch_size', 'log_every', 'eval_every', 'checkpoint_every'):
+    section, _, name = key.rpartition('.')
+    value = (config[section] if section else config).get(name)
+    if not isinstance(value, int) or value < 1:
+      raise errors.UserError(f'--config.{key} must be a positive integer, got {value!r}.')
+  if config.train.optimizer not in ('sgd', 'adam'):
+    raise errors.UserError(f"--config.train.optimizer must be 'sgd' or 'adam', got {config.train.optimizer!r}.")
 
 
 def make_optimizer(train_config, steps_per_epoch: int):
@@ -48,11 +55,13 @@ def make_optimizer(train_config, steps_per_epoch: int):
   elif train_config.optimizer == 'adam':
     parts.append(optax.adam(schedule))
   else:
-    raise ValueError(f"train.optimizer must be 'sgd' or 'adam', got {train_config.optimizer!r}.")
+    raise errors.UserError(f"train.optimizer must be 'sgd' or 'adam', got {train_config.optimizer!r}.")
   return optax.chain(*parts), schedule
 
 
 def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
+  """Trains `config`'s model on its data in `workdir` (resuming from the newest readable checkpoint), validating
+  and checkpointing as the config says; returns the final report (model vs classical DFF vs a constant)."""
   import jax
   import numpy as np
   from flax import nnx
@@ -60,17 +69,22 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
 
   from ddff_jax import checkpoints, metrics, tasks, visualize
   from ddff_jax.data import pipeline, sources
+  from ddff_jax.models import registry
   from ddff_jax.models.registry import build_model
 
+  check_config(config)
   checkpoints.prepare_workdir(workdir, config)
   num_devices = jax.device_count()
   if config.train.batch_size % num_devices:
-    raise ValueError(f'train.batch_size={config.train.batch_size} does not split over {num_devices} devices.')
+    raise errors.UserError(f'train.batch_size={config.train.batch_size} does not split over {num_devices} devices.')
   mesh = make_mesh()
   data_sharding, replicated = NamedSharding(mesh, P('data')), NamedSharding(mesh, P())
 
-  train_source, val_source, info = sources.build_sources(config.data, config.seed)
-  task = tasks.build_task(config, info)
+  spec = sources.data_spec(config.data)
+  task = tasks.build_task(spec)
+  task.check_model(registry.model_class(config.model.name))
+  train_source = sources.build_split(config.data, config.seed, 'train')
+  val_source = sources.build_split(config.data, config.seed, 'validation')
   augment = pipeline.Augment(crop=tuple(config.data.crop), flip=config.data.flip, map_fields=(task.target,),
                              depth_scales=tuple(config.data.get('depth_scales', ())))
   steps_per_epoch = max(1, len(train_source) // config.train.batch_size)
@@ -78,7 +92,7 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
 
   def create():
     model = build_model(config.model, config.seed)
-    return model, nnx.Optimizer(model, tx, wrt=nnx.Param)
+    return {'model': model, 'optimizer': nnx.Optimizer(model, tx, wrt=nnx.Param)}
 
   # Every process initialises the same replicated state inside one compiled call (device_put of host-local
   # values cannot target the devices of other processes).
@@ -90,15 +104,15 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   # Validation: every process feeds the whole chunk (replicated) and reads back its local copy of the output.
   @functools.partial(jax.jit, out_shardings=replicated)
   def predict(state, stack):
-    model, _ = nnx.merge(graphdef, state)
+    model = nnx.merge(graphdef, state)['model']
     model.eval()
-    return task.predict(model, {'stack': stack})
+    return task.predict(model, stack)
 
   latest, best = checkpoints.managers(workdir, config.keep_checkpoints)
-  step, items = checkpoints.restore_newest_readable(latest, {'model': state[0], 'optimizer': state[1]})
+  step, restored = checkpoints.restore_newest_readable(latest, {k: state[k] for k in checkpoints.ARRAY_ITEMS})
   start = 0
-  if items is not None:
-    state = nnx.State({0: items['model'], 1: items['optimizer']})
+  if restored is not None:
+    state = nnx.State(restored)
     start = step
     print(f'resuming from step {step} in {workdir}', flush=True)
   elif config.train.get('init_weights'):
@@ -115,6 +129,9 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
       preds.append(pred)
       per_image += [task.image_metrics(p, g) for p, g in zip(pred, chunk[task.target])]
     return metrics.mean_over_images(per_image), np.concatenate(preds)
+
+  def save(manager, done, **kwargs):
+    checkpoints.save(manager, done, state, config, spec, **kwargs)
 
   bar = _progress(start, config.train.num_steps, progress and jax.process_index() == 0)
   t0, seen = time.perf_counter(), 0
@@ -148,12 +165,11 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
         visualize.save_prediction_panel(os.path.join(workdir, 'pictures', f'val_step{done:06d}.png'),
                                         val_source[0]['stack'], val_source[0][task.target], preds[0],
                                         title=f'step {done}: validation {name.upper()} {summary[name]:.3g}',
-                                        value_name=task.value_name)
+                                        value_name=task.value_name, signed=spec.valid_range is None)
     if done % config.checkpoint_every == 0 or done == config.train.num_steps:
-      checkpoints.save(latest, done, {'model': state[0], 'optimizer': state[1]})
+      save(latest, done)
     if summary is not None:
-      checkpoints.save(best, done, {'model': state[0], 'optimizer': state[1]},
-                       metrics={'selection': summary[task.selection_metric]})
+      save(best, done, metrics={'selection': summary[task.selection_metric]})
   if not history:  # the run had already finished: report on its final state
     history, _ = validate(state)
   latest.wait_until_finished()
@@ -173,16 +189,17 @@ def load_initial_weights(graphdef, state, config, sharding):
   from ddff_jax.models import pretrained
 
   if config.model.name != 'ddffnet':
-    raise ValueError(f'train.init_weights loads DDFFNet weights; this config trains {config.model.name!r}.')
-  model, optimizer = nnx.merge(graphdef, state)
+    raise errors.UserError(f'train.init_weights loads DDFFNet weights; this config trains {config.model.name!r}.')
+  merged = nnx.merge(graphdef, state)
+  model = merged['model']
   try:
     report = pretrained.load_weights(model, config.train.init_weights)
-  except (OSError, ValueError) as e:
-    raise type(e)(f'train.init_weights: {e}') from e
+  except errors.UserError as e:
+    raise errors.UserError(f'train.init_weights: {e}') from e
   print(f'initialised {len(report.loaded)} weight arrays from {config.train.init_weights}', flush=True)
   loaded = nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))
   nnx.update(model, jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), loaded))
-  return nnx.state((model, optimizer))
+  return nnx.state(merged)
 
 
 def make_mesh():
@@ -193,18 +210,19 @@ def make_mesh():
 
 
 def make_train_step(graphdef, task):
-  """The compiled step: (state of (model, optimizer), batch) -> (new state, {'loss', 'grad_norm'})."""
+  """The compiled step: (state {'model', 'optimizer'}, batch) -> (new state, {'loss', 'grad_norm'})."""
   import jax
   import optax
   from flax import nnx
 
   @functools.partial(jax.jit, donate_argnums=(0,))
   def train_step(state, batch):
-    model, optimizer = nnx.merge(graphdef, state)
+    merged = nnx.merge(graphdef, state)
+    model, optimizer = merged['model'], merged['optimizer']
     model.train()
     loss, grads = nnx.value_and_grad(lambda m: task.loss(m, batch))(model)
     optimizer.update(model, grads)
-    return nnx.state((model, optimizer)), {'loss': loss, 'grad_norm': optax.global_norm(grads)}
+    return nnx.state(merged), {'loss': loss, 'grad_norm': optax.global_norm(grads)}
 
   return train_step
 
@@ -214,7 +232,7 @@ def final_report(workdir, val_source, task, model_summary, config):
   absolute error) and the classical focus-measure DFF on the validation set."""
   import jax
   import numpy as np
-  from ddff_jax import checkpoints, metrics
+  from ddff_jax import files, metrics
 
   gts = val_source[:][task.target]
   median = float(np.median(gts[gts > 0]))
@@ -224,7 +242,7 @@ def final_report(workdir, val_source, task, model_summary, config):
   report = {'step': config.train.num_steps, 'selection_metric': task.selection_metric, 'model': model_summary,
             'constant': constant, 'classical_dff': classical}
   if jax.process_index() == 0:
-    checkpoints.write_json_atomic(os.path.join(workdir, 'final_metrics.json'), report)
+    files.write_json(os.path.join(workdir, 'final_metrics.json'), report)
     name = task.selection_metric
     print(f'validation {name.upper()} — model {model_summary.get(name, float("nan")):.4g}, classical DFF '
           f'{classical[name]:.4g}, constant {task.target} {constant[name]:.4g}  ({workdir}/final_metrics.json)',
@@ -276,12 +294,12 @@ class MetricsLog:
   def __init__(self, path: str, keep_until: int):
     self.path = path
     import jax
-    from ddff_jax import checkpoints
+    from ddff_jax import files
     self.enabled = jax.process_index() == 0
     if self.enabled and os.path.exists(path):
       with open(path) as f:
         rows = [r for r in (json.loads(l) for l in f if l.strip()) if r.get('step', 0) <= keep_until]
-      checkpoints.write_text_atomic(path, ''.join(json.dumps(r) + '\n' for r in rows))
+      files.write_text(path, ''.join(json.dumps(r) + '\n' for r in rows))
 
   def write(self, record: dict):
     if self.enabled:
@@ -309,19 +327,13 @@ class _progress:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  from ddff_jax import inference
-  inference.one_line_errors(train_from_flags)()  # also quiets absl INFO logging (orbax reports every save)
-
-
-def train_from_flags():
   import jax
-  if FLAGS.coordinator_address:
-    jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
-  train_and_evaluate(FLAGS.config, FLAGS.workdir, FLAGS.progress)
+  from absl import flags
+  values = flags.FLAGS
+  if values.coordinator_address:
+    jax.distributed.initialize(values.coordinator_address, values.num_processes, values.process_id)
+  train_and_evaluate(cli.loaded_config(values.config), values.workdir, values.progress)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

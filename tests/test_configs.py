@@ -23,7 +23,8 @@ def test_every_variant_of_the_papers_ablation_has_a_config_that_builds(variant, 
   assert tuple(c.model.skips) == skips and c.model.upsample == upsample
   assert c.train.learning_rate == 1e-3 and c.data.source == 'ddff12scene'
   c.model.width = 0.0625
-  model = build_model(c.model)
+  from flax import nnx
+  model = nnx.eval_shape(lambda: build_model(c.model))  # shapes only: the config builds this variant
   assert model.skips == skips and model.upsample == upsample
 
 
@@ -36,12 +37,12 @@ def test_ddff12scene_source_reads_the_h5_builder(tmp_path):
   make_dummy_data.write_h5_files(tmp_path / 'manual', num_train=3, num_val=2)
   c = ddffnet.get_config()
   c.data.update(data_dir=str(tmp_path / 'tfds'), manual_dir=str(tmp_path / 'manual'))
-  train, val, info = sources.build_sources(c.data, 0)
+  train, val = (sources.build_split(c.data, 0, split) for split in ('train', 'validation'))
   assert len(train) == 2 and len(val) == 2  # the zero padding sample is skipped
   example = train[0]
   assert example['stack'].shape == (10, 32, 32, 3) and example['stack'].dtype == np.float32
   assert 0 <= example['stack'].min() and example['stack'].max() <= 1
-  assert val[0:2]['disparity'].shape == (2, 32, 32) and info['focus_disparities'].shape == (10,)
+  assert val[0:2]['disparity'].shape == (2, 32, 32) and sources.data_spec(c.data).num_slices == 10
 
 
 def test_default_config_is_small():
@@ -57,19 +58,19 @@ def test_synthetic_light_fields_follow_the_configured_scene_depth_range():
   from ddff_jax import optics, tasks
   c = default.get_config()
   c.data.update(num_train=2, num_val=3, near_m=0.125, far_m=1.75)
-  _, val, info = sources.build_sources(c.data, 0)
+  val, spec = sources.build_split(c.data, 0, 'validation'), sources.data_spec(c.data)
   lo, hi = 0.1412376 / 1.75, 0.1412376 / 0.125
-  np.testing.assert_allclose(info['disparity_range'], (lo, hi), rtol=1e-5)
-  np.testing.assert_allclose(info['focus_disparities'], np.linspace(hi, lo, 10), rtol=1e-5)
+  np.testing.assert_allclose(spec.valid_range, (lo, hi), rtol=1e-5)
+  np.testing.assert_allclose(spec.focus, np.linspace(hi, lo, 10), rtol=1e-5)
   disp = val[0:3]['disparity']
   assert lo - 1e-6 <= disp.min() and disp.max() <= hi + 1e-6 and disp.max() > 0.2825  # beyond DDFF's range
-  errors = [np.median(np.abs(np.asarray(optics.depth_from_focus(val[i]['stack'], info['focus_disparities'],
+  errors = [np.median(np.abs(np.asarray(optics.depth_from_focus(val[i]['stack'], spec.focus_array,
                                                                  window=5)) - disp[i])) for i in range(3)]
   assert np.mean(errors) < 0.4 * (hi - lo) / 9  # within a fraction of the focus spacing
-  task = tasks.build_task(c, info)
+  task = tasks.build_task(spec)
   # Hand case: both pixels lie beyond DDFF's 0.2825 px yet inside this camera's range, so both count.
   m = task.image_metrics(np.array([[0.6, 1.0]]), np.array([[0.5, 1.0]]))
   np.testing.assert_allclose([m['mse'], m['badpix']], [0.005, 50.0], rtol=1e-5)
   c.data = ml_collections.ConfigDict(dict(source='synthetic_lf', height=32, width=32, num_slices=10, num_objects=2,
                                           num_train=1, num_val=1))
-  assert sources.build_sources(c.data, 0)[2]['disparity_range'] == optics.DDFF_CAMERA.disparity_range
+  assert sources.data_spec(c.data).valid_range == optics.DDFF_CAMERA.disparity_range

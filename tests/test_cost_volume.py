@@ -1,5 +1,6 @@
 import functools
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -126,3 +127,14 @@ def test_cost_volume_bad_input():
     optics.defocus_cost_volume(stack[0], FOCUS, CAM, DEPTHS)
   with pytest.raises(ValueError, match='> 0'):
     optics.defocus_cost_volume(stack, FOCUS, CAM, [0.0, 1.0])
+
+
+class CostVolumeJitAndEager(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_cost_volume_matches_the_scikit_image_reference_loop(self):
+    stack = np.random.default_rng(5).random((3, 22, 25, 3))
+    cost = self.variant(lambda s, f, d: optics.defocus_cost_volume(s, f, CAM, d))
+    out = np.asarray(cost(stack.astype(np.float32), FOCUS.astype(np.float32), DEPTHS[:3].astype(np.float32)))
+    ref = reference_cost_volume(stack, FOCUS, DEPTHS[:3])
+    assert np.max(np.abs(out - ref)) / np.max(ref) < 1e-4

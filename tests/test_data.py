@@ -1,6 +1,4 @@
 """Readers, the TFDS builder (every config, from fixture files in the published layouts) and the input pipeline."""
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -85,23 +83,6 @@ def test_builder_lightfield_config(tmp_path):
   lf = np.load(manual / 'lockeroom' / 'LF_0001.npy')
   expected = np.asarray(optics.to_uint8(optics.refocus(lf, optics.DDFF_CAMERA.focal_stack_disparities(5)), 'round'))
   np.testing.assert_array_equal(source['test'][0]['stack'], expected)
-
-
-def test_builder_synthetic_config_and_no_tensorflow(tmp_path):
-  code = f"""
-import sys
-import ddff_jax, tensorflow_datasets as tfds, numpy as np
-b = tfds.builder('ddff12scene/synthetic', data_dir={str(tmp_path / 'tfds')!r}, file_format='array_record')
-b.download_and_prepare()
-ds = tfds.data_source('ddff12scene/synthetic', split='validation', data_dir={str(tmp_path / 'tfds')!r})
-e = ds[0]
-assert e['stack'].shape == (10, 64, 64, 3) and e['stack'].dtype == np.uint8
-assert 0.0202 <= e['disparity'].min() and e['disparity'].max() <= 0.2825
-print(len(ds), 'tensorflow' in sys.modules)
-"""
-  out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=600)
-  assert out.returncode == 0, out.stderr[-2000:]
-  assert out.stdout.split()[-2:] == ['16', 'False']
 
 
 def test_tfds_load_when_tensorflow_is_installed(tmp_path):

@@ -5,7 +5,7 @@ import optax
 import pytest
 from flax import nnx
 
-from ddff_jax import metrics
+from ddff_jax import losses
 from ddff_jax.models import layers
 from ddff_jax.models.ddffnet import DDFFNet
 
@@ -15,8 +15,18 @@ def _count(model, word):
   return sum(int(np.prod(v.shape)) for p, v in leaves if word in jax.tree_util.keystr(p))
 
 
+def _abstract(build):
+  """The model with shapes only (nothing initialised or compiled): enough for parameter counts and output shapes."""
+  return nnx.eval_shape(build)
+
+
+def _output_shape(model, *inputs):
+  graphdef, state = nnx.split(model)
+  return jax.eval_shape(lambda s, *x: nnx.merge(graphdef, s)(*x), state, *inputs)
+
+
 def test_cc3_upconv_has_the_papers_parameter_count():
-  model = DDFFNet(10, rngs=nnx.Rngs(0))
+  model = _abstract(lambda: DDFFNet(10, rngs=nnx.Rngs(0)))
   assert _count(model, 'kernel') == 39_774_474
   assert _count(model, 'scale') == 7_937
   encoder = sum(int(np.prod(v.shape)) for v in jax.tree.leaves(nnx.state(model.encoder, nnx.Param)))
@@ -26,33 +36,40 @@ def test_cc3_upconv_has_the_papers_parameter_count():
 @pytest.mark.parametrize('upsample', ['upconv', 'unpool', 'bilinear'])
 @pytest.mark.parametrize('skips', [(), ('cc1',), ('cc2', 'cc3')])
 def test_variants_shapes(upsample, skips):
-  model = DDFFNet(5, upsample=upsample, skips=skips, width=0.0625, rngs=nnx.Rngs(0))
-  assert model(jnp.ones((2, 5, 37, 45, 3))).shape == (2, 37, 45)  # odd sizes: padded to 64 and cropped back
+  model = _abstract(lambda: DDFFNet(5, upsample=upsample, skips=skips, width=0.0625, rngs=nnx.Rngs(0)))
+  stack = jax.ShapeDtypeStruct((2, 5, 37, 45, 3), jnp.float32)
+  assert _output_shape(model, stack).shape == (2, 37, 45)  # odd sizes: padded to 64 and cropped back
 
 
 @pytest.mark.parametrize('slices', [5, 10, 15])
 def test_any_number_of_slices(slices):
-  model = DDFFNet(slices, width=0.0625, rngs=nnx.Rngs(0))
-  assert model(jnp.zeros((1, slices, 32, 32, 3))).shape == (1, 32, 32)
+  model = _abstract(lambda: DDFFNet(slices, width=0.0625, rngs=nnx.Rngs(0)))
+  assert _output_shape(model, jax.ShapeDtypeStruct((1, slices, 32, 32, 3), jnp.float32)).shape == (1, 32, 32)
   with pytest.raises(ValueError, match='expects a focal stack'):
-    model(jnp.zeros((1, slices + 1, 32, 32, 3)))
+    _output_shape(model, jax.ShapeDtypeStruct((1, slices + 1, 32, 32, 3), jnp.float32))
+
+
+def _compiled(build):
+  """A model initialised in one compiled program (eager initialisation compiles every initialiser on its own)."""
+  return nnx.jit(build)()
 
 
 def test_train_and_eval_modes_differ_only_by_dropout_and_batch_statistics():
   x = jax.random.uniform(jax.random.PRNGKey(0), (2, 5, 32, 32, 3))
-  model = DDFFNet(5, width=0.0625, dropout=0.5, rngs=nnx.Rngs(0))
+  forward = nnx.jit(lambda m, x: m(x))  # the mode is part of the graph: one program per mode
+  model = _compiled(lambda: DDFFNet(5, width=0.0625, dropout=0.5, rngs=nnx.Rngs(0)))
   model.eval()
-  a, b = model(x), model(x)
+  a, b = forward(model, x), forward(model, x)
   np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # eval: deterministic, running statistics
   model.train()
-  c, d = model(x), model(x)
+  c, d = forward(model, x), forward(model, x)
   assert not np.allclose(np.asarray(c), np.asarray(d))  # dropout draws differ between calls
-  no_drop = DDFFNet(5, width=0.0625, dropout=0.0, rngs=nnx.Rngs(0))
+  no_drop = _compiled(lambda: DDFFNet(5, width=0.0625, dropout=0.0, rngs=nnx.Rngs(0)))
   no_drop.train()
-  e, f = no_drop(x), no_drop(x)
+  e, f = forward(no_drop, x), forward(no_drop, x)
   np.testing.assert_allclose(np.asarray(e), np.asarray(f), rtol=1e-6)  # no dropout: train mode deterministic
   no_drop.eval()
-  assert not np.allclose(np.asarray(no_drop(x)), np.asarray(e))  # batch vs running statistics
+  assert not np.allclose(np.asarray(forward(no_drop, x)), np.asarray(e))  # batch vs running statistics
 
 
 def test_bilinear_upconv_reproduces_constant_and_linear_images():
@@ -88,13 +105,13 @@ def test_pad_and_crop_reflect_to_multiples_of_32():
 def test_tiny_ddffnet_overfits_one_synthetic_stack():
   from ddff_jax.data import synthetic
   stack, disparity, _ = synthetic.sample_light_field_stack(jax.random.PRNGKey(3), synthetic.SceneConfig(32, 32), 5)
-  model = DDFFNet(5, width=0.125, dropout=0.0, skips=('cc1', 'cc2', 'cc3'), rngs=nnx.Rngs(0))
+  model = _compiled(lambda: DDFFNet(5, width=0.125, dropout=0.0, skips=('cc1', 'cc2', 'cc3'), rngs=nnx.Rngs(0)))
   optimizer = nnx.Optimizer(model, optax.adam(3e-3), wrt=nnx.Param)
   batch, target = stack[None], disparity[None]
 
   @nnx.jit
   def step(model, optimizer):
-    loss, grads = nnx.value_and_grad(lambda m: metrics.masked_mse(m(batch), target))(model)
+    loss, grads = nnx.value_and_grad(lambda m: losses.masked_mse(m(batch), target))(model)
     optimizer.update(model, grads)
     return loss
 

@@ -1,4 +1,7 @@
 """Separable filters against scipy.ndimage (every boundary mode, any axes) and their adjoint under jax.grad."""
+import functools
+
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,3 +62,20 @@ def test_bad_arguments_are_named():
     filters.box_filter(x, 4)
   with pytest.raises(ValueError, match='sigma must be > 0'):
     filters.gaussian_kernel1d(0.0)
+
+
+class FiltersJitAndEager(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_gaussian_box_and_correlate1d_equal_scipy(self):
+    x = np.random.default_rng(4).random((5, 11, 8))
+    gaussian = self.variant(functools.partial(filters.gaussian_filter, sigma=1.3, axes=(1, 2), mode='mirror'))
+    np.testing.assert_allclose(np.asarray(gaussian(jnp.asarray(x, jnp.float32))),
+                               ndimage.gaussian_filter(x, (0, 1.3, 1.3), mode='mirror', truncate=4.0), atol=2e-6)
+    box = self.variant(functools.partial(filters.box_filter, size=3, axes=(0,), mode='nearest'))
+    np.testing.assert_allclose(np.asarray(box(jnp.asarray(x, jnp.float32))),
+                               ndimage.uniform_filter(x, (3, 1, 1), mode='nearest'), atol=2e-6)
+    kernel = np.array([0.2, -0.5, 1.0])
+    correlate = self.variant(functools.partial(filters.correlate1d, kernel1d=kernel, axis=1, mode='wrap'))
+    np.testing.assert_allclose(np.asarray(correlate(jnp.asarray(x, jnp.float32))),
+                               ndimage.correlate1d(x, kernel, axis=1, mode='wrap'), atol=2e-6)

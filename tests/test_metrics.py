@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from ddff_jax import metrics
+from ddff_jax import losses, metrics
 
 
 def test_ddff_metrics_hand_computed():
@@ -98,5 +98,5 @@ def test_empty_images_are_skipped_in_the_average():
 
 def test_masked_losses_ignore_invalid_pixels():
   gt = np.array([[0.1, 0.0]])
-  assert float(metrics.masked_mse(np.array([[0.2, 100.0]]), gt)) == pytest.approx(0.01)
-  assert float(metrics.masked_l1(np.array([[0.2, 100.0]]), gt)) == pytest.approx(0.1)
+  assert float(losses.masked_mse(np.array([[0.2, 100.0]]), gt)) == pytest.approx(0.01)
+  assert float(losses.masked_l1(np.array([[0.2, 100.0]]), gt)) == pytest.approx(0.1)

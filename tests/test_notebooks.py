@@ -6,7 +6,12 @@ import pytest
 NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / 'notebooks').glob('*.ipynb'))
 
 
-@pytest.mark.parametrize('path', NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+# The notebooks that train networks take minutes even on tiny settings: `pytest --runslow` runs them too.
+SLOW = {'02_train_ddffnet.ipynb', '03_ddfs_camera_invariance.ipynb'}
+
+
+@pytest.mark.parametrize('path', [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW else p
+                                  for p in NOTEBOOKS], ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path, monkeypatch):
   nbformat = pytest.importorskip('nbformat')
   nbclient = pytest.importorskip('nbclient')

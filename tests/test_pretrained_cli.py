@@ -37,14 +37,15 @@ def test_init_weights_replace_the_initial_state_and_bad_files_are_named(tmp_path
 
   def create():
     model = build_model(config.model, config.seed)
-    return model, nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)
+    return {'model': model, 'optimizer': nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)}
 
   replicated = NamedSharding(train.make_mesh(), P())
   graphdef, _ = nnx.split(nnx.eval_shape(create))
   state = jax.jit(lambda: nnx.state(create()), out_shardings=replicated)()
-  arrays = _write_tf_export(nnx.merge(graphdef, state)[0], tmp_path / 'export.npz', seed=0)  # differs from `state`
+  # The export differs from `state`: every value perturbed.
+  arrays = _write_tf_export(nnx.merge(graphdef, state)['model'], tmp_path / 'export.npz', seed=0)
   config.train.init_weights = str(tmp_path / 'export.npz')
-  model, _ = nnx.merge(graphdef, train.load_initial_weights(graphdef, state, config, replicated))
+  model = nnx.merge(graphdef, train.load_initial_weights(graphdef, state, config, replicated))['model']
   for key, variable in pretrained.export_keys(model).items():
     np.testing.assert_array_equal(np.asarray(variable.value), arrays[key], err_msg=key)
     assert variable.value.sharding == replicated, key
@@ -69,7 +70,8 @@ def test_a_fresh_run_starts_from_init_weights_and_a_bad_file_is_one_line(tmp_pat
   result = _run(common + [f'--config.train.init_weights={tmp_path / "export.npz"}'])
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'initialised' in result.stdout
-  model, _, step = checkpoints.load_model(str(workdir), 'latest')
+  restored = checkpoints.load(str(workdir), 'latest')
+  model, step = restored.model, restored.step
   assert step == 1
   # With a zero learning rate the weights after one step are the file's (BatchNorm statistics move in training mode).
   for key, variable in pretrained.export_keys(model).items():

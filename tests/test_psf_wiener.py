@@ -1,3 +1,6 @@
+import functools
+
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -113,3 +116,20 @@ def test_wiener_bad_input():
     optics.wiener(np.zeros((4, 4, 3)), np.ones((5, 5)) / 25)
   with pytest.raises(ValueError, match='psf contains'):
     optics.wiener(np.zeros((8, 8, 3)), np.full((3, 3), np.nan))
+
+
+class KernelsJitAndEager(chex.TestCase):
+  """The disk PSF and the Wiener filter against their references through the compiled and the eager path."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_disk_psf_and_wiener(self):
+    for radius in (0.8, 3.2):
+      size = optics.disk_support(radius)
+      kernel = np.asarray(self.variant(functools.partial(optics.disk_psf, size=size))(jnp.float32(radius)))
+      np.testing.assert_allclose(kernel, disk_psf_quadrature(radius, size), atol=2e-7)
+    image = np.random.default_rng(3).random((20, 23, 3))
+    psf = np.asarray(optics.disk_psf(2.3), np.float64)
+    wiener = self.variant(functools.partial(optics.wiener, balance=0.01))
+    out = np.asarray(wiener(image.astype(np.float32), psf.astype(np.float32)))
+    ref = np.stack([restoration.wiener(image[..., c], psf, 0.01, clip=False) for c in range(3)], -1)
+    assert np.max(np.abs(out - ref)) < 1e-5

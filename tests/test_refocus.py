@@ -1,3 +1,6 @@
+import functools
+
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -82,3 +85,18 @@ def test_bad_input_gives_clear_errors(lf, d, err, msg):
     optics.refocus(lf, d)
   with pytest.raises(ValueError, match='mode'):
     optics.refocus(np.zeros((3, 3, 4, 4, 3)), [0.1], mode='magnitude')
+
+
+class RefocusJitAndEager(chex.TestCase):
+  """The same reference check through the compiled and the eager path (`refocus` validates inputs on the host
+  when it can: under jit those checks are skipped, and the result must not change)."""
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_refocus_matches_the_per_view_statement(self):
+    lf = np.random.default_rng(7).random((3, 3, 12, 13, 3))
+    disparities = np.array([-0.7, 0.0, 1.2])
+    for mode in ('linear', 'toolbox'):
+      refocus = self.variant(functools.partial(optics.refocus, mode=mode))
+      out = np.asarray(refocus(lf.astype(np.float32), disparities))
+      ref = refocus_per_view(lf, disparities, mode)
+      np.testing.assert_allclose(out, ref, atol=1e-5 * np.max(np.abs(ref)))

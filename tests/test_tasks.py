@@ -1,23 +1,27 @@
-"""The thin-lens depth task: depth-scale augmentation, loss masking, the classical baseline, and the experiment's
-slot mapping — checked against direct statements of what they claim."""
+"""Tasks and the models' protocol: depth-scale augmentation, loss masking, the classical baselines, the typed data
+description, and the experiment's slot mapping — checked against direct statements of what they claim."""
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
 from ddff_jax import camera_invariance, metrics, optics, tasks
 from ddff_jax.configs import camera_invariance as experiment_config
-from ddff_jax.data import pipeline, synthetic
+from ddff_jax.data import pipeline, sources, synthetic
+from ddff_jax.data.spec import FocalStackSpec
+from ddff_jax.models.ddfs import DDFSNet
+from flax import nnx
 
 CAMERA = optics.DEFOCUSNET_CAMERA
 FOCUS = (0.1, 0.3, 1.5)
 
 
-def _ddfs_task(num_hypotheses=8):
-  config = experiment_config.get_config('ddfs')
-  config.model.num_hypotheses = num_hypotheses
-  return tasks.DepthTask(config, CAMERA, FOCUS)
+DEPTH_SPEC = FocalStackSpec('depth', FOCUS, (0.1, 3.0), CAMERA)
+
+
+def _ddfs(num_hypotheses=8):
+  """A tiny DDFS model (shapes only: these tests use its cost volume, hypotheses and output range)."""
+  return nnx.eval_shape(lambda: DDFSNet(num_hypotheses, width=0.0625, rngs=nnx.Rngs(0)))
 
 
 def _stack(seed=0, size=32):
@@ -29,24 +33,34 @@ def _stack(seed=0, size=32):
 def test_depth_scale_augmentation_is_the_scaled_camera_at_scaled_focus_distances():
   """The task builds the σ-scaled example's cost volume from this camera and hypotheses / σ; stated directly, it is
   the cost volume of the camera scaled by σ, focused σ times farther, over the unscaled hypotheses."""
-  task = _ddfs_task()
+  model = _ddfs()
   stack, _ = _stack()
   for sigma in (1.0, 2.5):
-    _, cost = task.ddfs_inputs(jnp.asarray(stack[None]), jnp.asarray([sigma], jnp.float32))
+    cost = model.cost_volume(jnp.asarray(stack[None]), jnp.asarray(FOCUS), CAMERA, jnp.asarray([sigma], jnp.float32))
     direct = optics.normalize_cost_volume(optics.defocus_cost_volume(
-        stack, np.asarray(FOCUS) * sigma, CAMERA.scaled(sigma), task.hypotheses))
+        stack, np.asarray(FOCUS) * sigma, CAMERA.scaled(sigma), model.hypotheses))
     np.testing.assert_allclose(np.asarray(cost[0]), np.asarray(direct), atol=2e-4)
 
 
-def test_ddfs_loss_scales_the_target_and_ignores_unreachable_depths():
-  task = _ddfs_task()
+class _ConstantModel:
+  """The registry's protocol with four scales of a constant prediction, reaching only [0.1, 3] m like DDFS."""
+  targets, output_range = ('depth',), (0.1, 3.0)
+
+  def __init__(self, value):
+    self.value = value
+
+  def forward(self, stack, focus, *, camera=None, depth_scale=None):
+    b, _, h, w, _ = stack.shape
+    return tuple(jnp.full((b, h // s, w // s), self.value) for s in (8, 4, 2, 1))
+
+
+def test_depth_loss_scales_the_target_and_ignores_unreachable_depths():
+  task = tasks.build_task(DEPTH_SPEC)
   rng = np.random.default_rng(0)
   depth = rng.uniform(0.1, 3.0, (2, 32, 32)).astype(np.float32)
   scale = np.array([1.0, 2.0], np.float32)
   constant = 1.7
-
-  def model(image, cost, hypotheses):  # four scales of a constant prediction
-    return [jnp.full((2, 32 // s, 32 // s), constant) for s in (8, 4, 2, 1)]
+  model = _ConstantModel(constant)
 
   loss = float(task.loss(model, {'stack': jnp.asarray(rng.random((2, 3, 32, 32, 3), np.float32)),
                                  'depth': jnp.asarray(depth), 'depth_scale': jnp.asarray(scale)}))
@@ -64,8 +78,7 @@ def test_classical_depth_task_finds_a_plane_at_a_focus_distance():
   rng = np.random.default_rng(1)
   aif = np.clip(0.5 + 0.3 * rng.standard_normal((48, 48, 3)), 0, 1).astype(np.float32)
   stack = optics.render_focal_stack(aif, np.full((48, 48), 0.3, np.float32), CAMERA, FOCUS)
-  config = experiment_config.get_config('ddffnet')
-  pred = np.asarray(tasks.DepthTask(config, CAMERA, FOCUS).classical(stack))
+  pred = np.asarray(tasks.build_task(DEPTH_SPEC).classical(stack))
   assert np.median(np.abs(pred[8:-8, 8:-8] - 0.3)) < 0.02
 
 
@@ -83,18 +96,31 @@ def test_ddffnet_slots_take_the_nearest_focus_in_dioptres():
   assert camera_invariance.nearest_slots((0.1, 0.3, 1.5), (0.1, 0.3, 1.5)).tolist() == [0, 1, 2]
 
 
-def test_disparity_models_refuse_thin_lens_mismatch():
-  config = experiment_config.get_config('ddfs')
-  config.data = ml_collections.ConfigDict(dict(source='synthetic_lf'))
-  with pytest.raises(ValueError, match='needs depth data'):
-    tasks.build_task(config, {'focus_disparities': np.zeros(10)})
+def test_a_task_refuses_a_model_that_cannot_predict_its_target():
+  task = tasks.build_task(FocalStackSpec('disparity', np.linspace(0.28, 0.02, 10), metrics.DDFF_DISPARITY_RANGE))
+  with pytest.raises(ValueError, match='DDFSNet predicts depth, but this data is disparity'):
+    task.check_model(DDFSNet)
+  with pytest.raises(ValueError, match='thin-lens camera'):
+    _ddfs().cost_volume(jnp.zeros((1, 3, 32, 32, 3)), jnp.asarray(FOCUS), None)
+
+
+def test_the_data_description_round_trips_through_json_and_comes_without_rendering():
+  for config in (experiment_config.get_config('ddfs'),):
+    spec = sources.data_spec(config.data)
+    assert spec == FocalStackSpec('depth', FOCUS, (0.1, 3.0), sources.thin_lens_camera(config.data.camera))
+    assert FocalStackSpec.from_json(spec.to_json()) == spec
+  signed = FocalStackSpec('disparity', np.linspace(-2.5, 2.5, 10), None)
+  assert FocalStackSpec.from_json(signed.to_json()) == signed and signed.num_slices == 10
+  with pytest.raises(ValueError, match='needs its thin-lens camera'):
+    FocalStackSpec('depth', FOCUS, (0.1, 3.0))
+  with pytest.raises(ValueError, match='exceed the focal length'):
+    FocalStackSpec('depth', (0.001,), (0.1, 3.0), CAMERA)
 
 
 def test_varied_focus_training_gives_each_example_its_own_focus_set_and_cost_volume():
   """`data.focus_range_m`: every training example is rendered at its own focus set (drawn uniformly in dioptres,
   nearest first), carries it in the batch, and the task builds each example's cost volume from its own set —
   checked against rendering and cost volumes computed one example at a time with those distances."""
-  from ddff_jax.data import sources
   sets = sources.random_focus_sets(2000, 3, (0.1, 2.0), seed=0)
   assert sets.shape == (2000, 3) and np.all(np.diff(sets, axis=1) >= 0)
   assert sets.min() >= 0.1 and sets.max() <= 2.0
@@ -106,22 +132,54 @@ def test_varied_focus_training_gives_each_example_its_own_focus_set_and_cost_vol
   config = experiment_config.get_config('ddfs_varied')
   config.data.update(height=24, width=24, num_train=2, num_val=1)
   config.model.num_hypotheses = 6
-  train, val, info = sources.build_sources(config.data, seed=3)
-  focus = train[0:2]['focus_distances_m']
+  train = sources.build_split(config.data, 3, 'train')
+  val = sources.build_split(config.data, 3, 'validation')
+  focus = train[0:2]['focus']
   assert focus.shape == (2, 3) and not np.allclose(focus[0], focus[1])
-  assert 'focus_distances_m' not in val[0] and tuple(info['focus_distances_m']) == pytest.approx(FOCUS)
+  assert 'focus' not in val[0] and sources.data_spec(config.data).focus == pytest.approx(FOCUS)
   scene = synthetic.SceneConfig(height=24, width=24, num_objects=config.data.num_objects)
   one, _, _ = synthetic.sample_thin_lens_stack(jax.random.fold_in(jax.random.PRNGKey(3), 1), scene, CAMERA,
                                                tuple(float(f) for f in focus[1]), (0.1, 3.0))
   np.testing.assert_allclose(train[1]['stack'], np.asarray(one), atol=1e-6)
 
-  task = tasks.DepthTask(config, CAMERA, FOCUS)
-  _, cost = task.ddfs_inputs(jnp.asarray(train[0:2]['stack']), None, jnp.asarray(focus))
+  model = _ddfs(6)
+  cost = model.cost_volume(jnp.asarray(train[0:2]['stack']), jnp.asarray(focus), CAMERA)
   for i in range(2):
     squashed = np.tanh(optics.DDFS_TANH_SCALE * np.asarray(
-        optics.defocus_cost_volume(train[i]['stack'], focus[i], CAMERA, task.hypotheses), np.float64))
+        optics.defocus_cost_volume(train[i]['stack'], focus[i], CAMERA, model.hypotheses), np.float64))
     spread = squashed.max(0) - squashed.min(0)
     direct = (squashed - squashed.min(0)) / (spread + 1e-8)
     # Min–max normalisation divides float32 rounding by each pixel's spread of squashed cost: compare on that scale.
     np.testing.assert_array_less(np.abs(np.asarray(cost[i]) - direct) * spread, 2e-5)
     assert np.mean(np.abs(np.asarray(cost[i]) - direct)) < 1e-4
+
+
+def test_a_model_registered_by_name_reaches_tasks_and_methods_without_touching_them():
+  """What a new model needs: its class registered by name (its own module) and a config naming it. Here a
+  one-parameter model (disparity = scale · the stack's focus-weighted mean) goes through the registry, the task's
+  loss and the methods' prediction route."""
+  import ml_collections
+  from ddff_jax import methods
+  from ddff_jax.models import registry
+
+  @registry.register('test_focus_weighted_mean')
+  class FocusWeightedMean(nnx.Module):
+    targets, output_range = ('disparity',), None
+
+    def __init__(self, scale: float = 1.0, *, rngs):
+      self.scale = nnx.Param(jnp.asarray(scale))
+
+    def forward(self, stack, focus, *, camera=None, depth_scale=None):
+      weights = jnp.broadcast_to(jnp.asarray(focus, stack.dtype), stack.shape[:2])
+      return (self.scale * jnp.einsum('bs,bshwc->bhw', weights, stack) / stack.shape[-1],)
+
+  model = registry.build_model(ml_collections.ConfigDict(dict(name='test_focus_weighted_mean', scale=2.0)))
+  spec = FocalStackSpec('disparity', (0.1, 0.3), metrics.DDFF_DISPARITY_RANGE)
+  stack = np.random.default_rng(0).random((2, 4, 5, 3)).astype(np.float32)
+  expected = 2.0 * np.einsum('s,shwc->hw', np.array([0.1, 0.3]), stack) / 3
+  np.testing.assert_allclose(methods.from_model(model, spec, 'test')(stack), expected, rtol=1e-6)
+  target = np.full((1, 4, 5), 0.05, np.float32)
+  loss = tasks.build_task(spec).loss(model, {'stack': jnp.asarray(stack[None]), 'disparity': jnp.asarray(target)})
+  assert float(loss) == pytest.approx(np.mean((expected - 0.05) ** 2), rel=1e-5)
+  with pytest.raises(ValueError, match="unknown model name 'no_such_model'"):
+    registry.build_model(ml_collections.ConfigDict(dict(name='no_such_model')))

@@ -1,4 +1,5 @@
-"""Training: data parallelism, resume, checkpoint robustness, and the entry points end to end (subprocesses)."""
+"""Training: data parallelism, resume, checkpoint robustness, and the entry points end to end (the command lines in
+subprocesses; what they call, in process, on the runs the README's command lines made)."""
 import os
 import signal
 import subprocess
@@ -9,14 +10,16 @@ import numpy as np
 import pytest
 
 from ddff_jax import checkpoints
+from conftest import build_once
 from train_tiny import tiny_config
 
 HERE = os.path.dirname(__file__)
 ENV = dict(os.environ, PYTHONPATH=HERE + os.pathsep + os.environ.get('PYTHONPATH', ''))
 
 
-def _run(args, env=None, timeout=900):
-  return subprocess.run([sys.executable] + args, capture_output=True, text=True, timeout=timeout, env=env or ENV)
+def _run(args, env=None, timeout=900, cwd=None):
+  return subprocess.run([sys.executable] + args, capture_output=True, text=True, timeout=timeout, env=env or ENV,
+                        cwd=cwd)
 
 
 def _train_tiny(workdir, out, steps=4, devices=1):
@@ -33,41 +36,48 @@ def _assert_same_params(a, b, atol):
     np.testing.assert_allclose(a[k], b[k], atol=atol, rtol=0, err_msg=k)
 
 
-def test_four_devices_train_like_one_device_with_the_same_global_batch():
+def test_four_devices_train_like_one_device_with_the_same_global_batch(tmp_path):
   """train.py's step on a 4-device mesh vs one device, same global batches. The 1-device run with each batch
   permuted measures the float noise floor: summation order alone moves this 30-layer BatchNorm/ReLU network's
-  gradients by ~0.3 %. Per-device BatchNorm statistics or unreduced gradients would differ far beyond it."""
+  gradients by ~0.3 %. Per-device BatchNorm statistics or unreduced gradients would differ far beyond it. The same
+  process then trains end to end on the 4 devices (sharded batches, checkpoints written and read back)."""
   env = dict(ENV, XLA_FLAGS='--xla_force_host_platform_device_count=4')
-  result = _run([os.path.join(HERE, 'parallel_parity.py')], env)
+  result = _run([os.path.join(HERE, 'parallel_parity.py'), str(tmp_path / 'four')], env)
   assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.split()[-7:-5] == ['4', '4']  # devices, last checkpointed step
   loss_single, loss_mesh, mesh_diff, noise_floor, update = map(float, result.stdout.split()[-5:])
   assert loss_mesh == pytest.approx(loss_single, rel=1e-5)  # same forward pass: BatchNorm over the global batch
   assert 0 < update and mesh_diff < 3 * noise_floor + 1e-7
 
 
-def test_training_on_four_devices_runs_end_to_end(tmp_path):
-  four = _train_tiny(tmp_path / 'four', tmp_path / 'four.npz', devices=4)
-  assert int(four['devices']) == 4 and int(four['step']) == 4
+RESUME_STEPS = 6
 
 
-def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
-  steps = 10
-  reference = _train_tiny(tmp_path / 'ref', tmp_path / 'ref.npz', steps=steps)
+@pytest.fixture(scope='session')
+def reference_run(tmp_path_factory):
+  """An uninterrupted tiny run of RESUME_STEPS steps (checkpoints at 2, 4, 6): its workdir and final parameters."""
+  root = build_once(tmp_path_factory, 'reference_run',
+                    lambda root: _train_tiny(root / 'run', root / 'run.npz', steps=RESUME_STEPS))
+  return root / 'run', dict(np.load(root / 'run.npz'))
+
+
+def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, reference_run):
+  _, reference = reference_run
   workdir = tmp_path / 'killed'
   proc = subprocess.Popen([sys.executable, os.path.join(HERE, 'train_tiny.py'), str(workdir),
-                           str(tmp_path / 'unused.npz'), str(steps)], env=ENV, stdout=subprocess.DEVNULL,
+                           str(tmp_path / 'unused.npz'), str(RESUME_STEPS)], env=ENV, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
   deadline = time.time() + 600
-  while not (workdir / 'checkpoints' / '4').exists() and proc.poll() is None and time.time() < deadline:
+  while not (workdir / 'checkpoints' / '2').exists() and proc.poll() is None and time.time() < deadline:
     time.sleep(0.05)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
-  assert (workdir / 'checkpoints' / '4').exists()
-  resumed = _train_tiny(workdir, tmp_path / 'resumed.npz', steps=steps)
-  assert int(resumed['step']) == steps
+  assert (workdir / 'checkpoints' / '2').exists()
+  resumed = _train_tiny(workdir, tmp_path / 'resumed.npz', steps=RESUME_STEPS)
+  assert int(resumed['step']) == RESUME_STEPS
   _assert_same_params(reference, resumed, atol=1e-6)
   steps_logged = [r['step'] for r in map(eval_json, open(workdir / 'metrics.jsonl')) if 'train_loss' in r]
-  assert steps_logged == sorted(set(steps_logged)) and steps_logged[-1] == steps  # no duplicates after resume
+  assert steps_logged == sorted(set(steps_logged)) and steps_logged[-1] == RESUME_STEPS  # no duplicates
 
 
 def eval_json(line):
@@ -75,20 +85,31 @@ def eval_json(line):
   return json.loads(line)
 
 
-def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path):
-  _train_tiny(tmp_path / 'w', tmp_path / 'w.npz', steps=4)
-  latest, _ = checkpoints.managers(str(tmp_path / 'w'), keep=5)
-  assert latest.all_steps() == [2, 4]
-  for root, _, files in os.walk(tmp_path / 'w' / 'checkpoints' / '4' / 'model'):
+def test_damaged_checkpoint_falls_back_and_a_mismatched_one_is_refused(tmp_path, reference_run):
+  import shutil
+  workdir = tmp_path / 'w'
+  shutil.copytree(reference_run[0], workdir)
+  latest, _ = checkpoints.managers(str(workdir), keep=5)
+  assert latest.all_steps() == [2, 4, 6]
+  for root, _, files in os.walk(workdir / 'checkpoints' / '6' / 'model'):
     for f in files:
       with open(os.path.join(root, f), 'wb') as handle:
         handle.write(b'garbage')  # a damaged (not merely unfinished) checkpoint
   from ddff_jax.models.registry import build_model
   from flax import nnx
   model = build_model(tiny_config().model)
-  latest, _ = checkpoints.managers(str(tmp_path / 'w'), keep=5)
+  latest, _ = checkpoints.managers(str(workdir), keep=5)
   step, items = checkpoints.restore_newest_readable(latest, {'model': nnx.state(model)})
-  assert step == 2 and items is not None
+  assert step == 4 and items is not None
+  # Each step describes itself: its config and its data (focus disparities, valid range).
+  restored = checkpoints.load(str(workdir), 'latest')
+  assert restored.step == 4 and restored.config.model.width == tiny_config().model.width
+  assert restored.spec.num_slices == 10 and restored.spec.target == 'disparity'
+  # A readable checkpoint of another model (here: twice the width) is not damage: a clear error, no silent restart.
+  wider = tiny_config().model
+  wider.width = 0.125
+  with pytest.raises(checkpoints.CheckpointMismatch, match='does not fit this model'):
+    checkpoints.restore_newest_readable(latest, {'model': nnx.state(build_model(wider))})
 
 
 def test_a_workdir_of_an_incompatible_config_is_refused(tmp_path):
@@ -99,22 +120,11 @@ def test_a_workdir_of_an_incompatible_config_is_refused(tmp_path):
     checkpoints.prepare_workdir(str(tmp_path), config)
 
 
-@pytest.fixture(scope='module')
-def trained_workdir(tmp_path_factory):
-  workdir = tmp_path_factory.mktemp('cli') / 'run'
-  result = _run(['-m', 'ddff_jax.train', f'--workdir={workdir}', '--noprogress', '--config.model.width=0.0625',
-                 '--config.data.height=32', '--config.data.width=32', '--config.data.num_train=8',
-                 '--config.data.num_val=2', '--config.train.num_steps=4', '--config.train.batch_size=2',
-                 '--config.eval_every=2', '--config.checkpoint_every=2', '--config.log_every=2'])
-  assert result.returncode == 0, result.stderr[-3000:]
-  return workdir
-
-
-def test_train_cli_writes_checkpoints_metrics_and_pictures(trained_workdir):
-  assert (trained_workdir / 'checkpoints' / '4').is_dir() and (trained_workdir / 'best').is_dir()
-  assert (trained_workdir / 'final_metrics.json').is_file()
-  assert any(p.suffix == '.png' for p in (trained_workdir / 'pictures').iterdir())
-  lines = (trained_workdir / 'metrics.jsonl').read_text().splitlines()
+def test_train_cli_writes_checkpoints_metrics_and_pictures(cli_workdir):
+  assert (cli_workdir / 'checkpoints' / '4').is_dir() and (cli_workdir / 'best').is_dir()
+  assert (cli_workdir / 'final_metrics.json').is_file()
+  assert any(p.suffix == '.png' for p in (cli_workdir / 'pictures').iterdir())
+  lines = (cli_workdir / 'metrics.jsonl').read_text().splitlines()
   assert any('val_mse' in l for l in lines) and any('train_loss' in l for l in lines)
 
 
@@ -134,62 +144,43 @@ def _tensorboard_scalars(logdir):
   return out
 
 
-def test_train_cli_logs_the_same_scalars_to_tensorboard(trained_workdir):
+def test_train_cli_logs_the_same_scalars_to_tensorboard(cli_workdir):
   pytest.importorskip('tensorboardX')
-  scalars = _tensorboard_scalars(trained_workdir / 'tensorboard')
-  records = [eval_json(l) for l in open(trained_workdir / 'metrics.jsonl')]
+  scalars = _tensorboard_scalars(cli_workdir / 'tensorboard')
+  records = [eval_json(l) for l in open(cli_workdir / 'metrics.jsonl')]
   expected = {(k, r['step']): v for r in records for k, v in r.items() if k != 'step'}
   assert expected and set(expected) <= set(scalars)
   for key, value in expected.items():
     assert scalars[key] == pytest.approx(value, rel=1e-6), key
 
 
-def test_evaluate_cli(trained_workdir, tmp_path):
-  result = _run(['-m', 'ddff_jax.evaluate', f'--workdir={trained_workdir}', '--dataset=synthetic',
-                 f'--output_dir={tmp_path}'])
-  assert result.returncode == 0, result.stderr[-3000:]
-  for name in ('metrics.json', 'metrics.csv', 'badpix_curve.png', 'panel_000.png'):
-    assert (tmp_path / name).is_file(), name
+def test_evaluate_reproduces_the_classical_figures_of_the_training_report(cli_workdir, tmp_path):
+  """The classical DFF on the run's validation split, clipped to the run's disparity range (the default job's scenes
+  reach 1.13 px, beyond DDFF 12-Scene's 0.2825), scores what the training run reported for it: the same data and
+  method, the validation split rebuilt from the workdir's config without its training split."""
   import json
-  report = json.loads((tmp_path / 'metrics.json').read_text())
-  assert report['metrics']['num_images'] == 2 and np.isfinite(report['metrics']['mse'])
-  # The classical DFF on the run's validation set, clipped to the run's disparity range (the default job's scenes
-  # reach 1.13 px, beyond DDFF 12-Scene's 0.2825), scores what the training run reported for it.
-  result = _run(['-m', 'ddff_jax.evaluate', '--method=classical', f'--workdir={trained_workdir}',
-                 '--dataset=synthetic', f'--output_dir={tmp_path / "classical"}'])
-  assert result.returncode == 0, result.stderr[-3000:]
-  classical = json.loads((tmp_path / 'classical' / 'metrics.json').read_text())['metrics']
-  reported = json.loads((trained_workdir / 'final_metrics.json').read_text())['classical_dff']
+  from ddff_jax import evaluate, methods
+  dataset = evaluate.open_dataset('synthetic', str(cli_workdir))
+  assert dataset.size == 2 and dataset.spec.valid_range[1] > 1.0
+  report = evaluate.evaluate(methods.classical(), dataset, str(tmp_path), num_panels=1, progress=False)
+  reported = json.loads((cli_workdir / 'final_metrics.json').read_text())['classical_dff']
   for name in ('mse', 'badpix', 'delta1'):
-    assert classical[name] == pytest.approx(reported[name], rel=1e-5), name
+    assert report['metrics'][name] == pytest.approx(reported[name], rel=1e-5), name
+  assert (tmp_path / 'panel_000.png').is_file() and (tmp_path / 'badpix_curve.png').is_file()
 
 
-def test_predict_cli_on_a_stack_and_on_a_real_hci_scene(trained_workdir, tmp_path):
-  from conftest import hci_scene_path
+def test_a_trained_model_predicts_a_stack_file_with_its_own_focus_settings(cli_workdir, tmp_path):
+  from ddff_jax import methods, predict
+  method = methods.trained(str(cli_workdir))
+  assert method.target == 'disparity' and method.spec.num_slices == 10
   stack = np.random.default_rng(0).random((10, 40, 50, 3)).astype(np.float32)
   np.save(tmp_path / 'stack.npy', stack)
-  result = _run(['-m', 'ddff_jax.predict', f'--input={tmp_path / "stack.npy"}', f'--workdir={trained_workdir}',
-                 f'--output_dir={tmp_path / "pred"}'])
-  assert result.returncode == 0, result.stderr[-3000:]
+  out = predict.predict_one(method, tmp_path / 'stack.npy', output_dir=str(tmp_path / 'pred'))
   assert np.load(tmp_path / 'pred' / 'disparity.npy').shape == (40, 50)
-  assert (tmp_path / 'pred' / 'disparity.png').is_file()
-  scene = hci_scene_path('stratified/backgammon')
-  result = _run(['-m', 'ddff_jax.predict', f'--input={scene}', '--method=classical',
-                 '--disparities=linspace:-2.5,2.5,10', f'--output_dir={tmp_path / "hci"}'])
-  assert result.returncode == 0, result.stderr[-3000:]
-  from ddff_jax.data import formats
-  pred = np.load(tmp_path / 'hci' / 'disparity.npy')
-  gt = formats.read_pfm(scene / 'gt_disp_lowres.pfm')
-  assert np.median(np.abs(pred - gt)) < 0.25 and (tmp_path / 'hci' / 'panel.png').is_file()
-
-
-def test_refocus_cli(tmp_path):
-  from conftest import hci_scene_path
-  scene = hci_scene_path('stratified/backgammon')
-  result = _run(['-m', 'ddff_jax.refocus', f'--input={scene}', '--disparities=-1,0,1', f'--output_dir={tmp_path}'])
-  assert result.returncode == 0, result.stderr[-3000:]
-  data = np.load(tmp_path / 'stack.npz')
-  assert data['stack'].shape == (3, 512, 512, 3) and (tmp_path / 'slice_02.png').is_file()
+  np.testing.assert_allclose(out['disparity'], method(stack), rtol=1e-6)
+  assert (tmp_path / 'pred' / 'disparity.png').is_file() and not (tmp_path / 'pred' / 'depth.npy').exists()
+  with pytest.raises(ValueError, match='the stack has 5 slices but 10 focus values'):
+    method(stack[:5])
 
 
 @pytest.mark.parametrize('args, message', [
@@ -199,11 +190,15 @@ def test_refocus_cli(tmp_path):
     (['-m', 'ddff_jax.refocus', '--input=/no/such/dir'], 'input not found'),
     (['-m', 'ddff_jax.train', '--workdir=/etc/hostname'], 'is a file, not a directory'),
     (['-m', 'ddff_jax.predict', '--input=/tmp', '--method=weights'], 'needs --weights'),
+    (['-m', 'ddff_jax.train', '--config.train.nosuchkey=1'], '--config.train.nosuchkey: the config has no such field'),
+    (['-m', 'ddff_jax.train', '--config.train.num_steps=-5'], 'must be a positive integer, got -5'),
+    (['-m', 'ddff_jax.train', '--config=/no/such/config.py'], '--config could not be loaded'),
+    (['-m', 'ddff_jax.predict', '--input=/tmp', '--nosuchflag'], "Unknown command line flag 'nosuchflag'"),
 ])
-def test_bad_arguments_give_one_line_errors(args, message):
-  result = _run(args)
-  assert result.returncode == 2
-  assert 'Traceback' not in result.stderr
+def test_bad_arguments_give_one_line_errors(args, message, tmp_path):
+  result = _run(args, cwd=tmp_path)
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert 'Traceback' not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr[-2000:]
   assert message in result.stderr.strip().splitlines()[-1]
 
 
@@ -242,10 +237,11 @@ def test_two_process_jax_distributed_run_on_localhost(tmp_path):
   for p, (_, err) in zip(procs, outputs):
     assert p.returncode == 0, err[-3000:]
   single = _train_tiny(tmp_path / 'one', tmp_path / 'one.npz', steps=4)
-  model, _, step = checkpoints.load_model(str(tmp_path / 'two'), 'latest')  # the jointly written checkpoint reads back
+  restored = checkpoints.load(str(tmp_path / 'two'), 'latest')  # the jointly written checkpoint reads back
+  step = restored.step
   import jax
   from flax import nnx
-  leaves = jax.tree_util.tree_leaves_with_path(nnx.state(model, nnx.Param))
+  leaves = jax.tree_util.tree_leaves_with_path(nnx.state(restored.model, nnx.Param))
   params = {jax.tree_util.keystr(p): np.asarray(v) for p, v in leaves}
   assert step == 4 and set(params) == set(single) - {'step', 'devices'}
   assert all(np.all(np.isfinite(v)) for v in params.values())
@@ -256,9 +252,12 @@ def test_two_process_jax_distributed_run_on_localhost(tmp_path):
   assert len(losses(tmp_path / 'two')) == 4
 
 
-def test_ddfs_config_trains_and_evaluates_from_the_command_line(tmp_path):
-  """The DDFS config end to end through the CLIs: train (cost volumes built in the step, depth-scale augmentation),
-  then evaluate with the DDFS metrics — the model and the classical DFF on the same validation set."""
+def test_ddfs_config_trains_from_the_command_line_and_predicts_and_evaluates_through_its_task(tmp_path):
+  """The DDFS config end to end: train from the command line (cost volumes built in the step, depth-scale
+  augmentation), then the workdir through the one route to predictions: evaluate (the DDFS metrics, model and
+  classical DFF on the same validation split) and predict (metric depth, with the run's focus distances and camera)."""
+  import json
+  from ddff_jax import evaluate, methods, predict
   workdir = tmp_path / 'ddfs'
   config = os.path.join(os.path.dirname(HERE), 'ddff_jax', 'configs', 'camera_invariance.py')
   result = _run(['-m', 'ddff_jax.train', f'--config={config}:ddfs', f'--workdir={workdir}',
@@ -266,15 +265,24 @@ def test_ddfs_config_trains_and_evaluates_from_the_command_line(tmp_path):
                  '--config.data.num_val=2', '--config.model.num_hypotheses=8', '--config.train.num_steps=2',
                  '--config.eval_every=2', '--config.checkpoint_every=2', '--config.log_every=1'])
   assert result.returncode == 0, result.stderr[-3000:]
-  import json
   final = json.loads((workdir / 'final_metrics.json').read_text())
   assert final['selection_metric'] == 'mae' and np.isfinite(final['model']['mae'])
-  for method in ('checkpoint', 'classical'):
-    out = tmp_path / method
-    result = _run(['-m', 'ddff_jax.evaluate', f'--workdir={workdir}', f'--method={method}', f'--output_dir={out}'])
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads((out / 'metrics.json').read_text())
-    assert report['metrics']['num_images'] == 2 and (out / 'panel_000.png').is_file()
-    assert set(report['metrics']) >= {'mae', 'rmse', 'abs_rel', 'scale_invariant'}
-  # The classical figure written by train's final report and by evaluate agree: the same data and method.
-  assert report['metrics']['mae'] == pytest.approx(final['classical_dff']['mae'], rel=1e-5)
+  model, classical = methods.trained(str(workdir)), methods.classical('depth')
+  assert model.target == 'depth' and model.spec.camera is not None
+  assert model.spec.focus == pytest.approx((0.1, 0.3, 1.5))
+  reports = {}
+  for name, method in (('model', model), ('classical', classical)):
+    dataset = evaluate.open_dataset('synthetic', str(workdir))
+    reports[name] = evaluate.evaluate(method, dataset, str(tmp_path / name), num_panels=1, progress=False)
+    assert reports[name]['metrics']['num_images'] == 2 and reports[name]['target'] == 'depth'
+    assert set(reports[name]['metrics']) >= {'mae', 'rmse', 'abs_rel', 'scale_invariant'}
+    assert (tmp_path / name / 'panel_000.png').is_file()
+  # Train's final report and evaluate agree: the same data, method and (for the model) checkpoint.
+  assert reports['classical']['metrics']['mae'] == pytest.approx(final['classical_dff']['mae'], rel=1e-5)
+  assert reports['model']['metrics']['mae'] == pytest.approx(final['model']['mae'], rel=1e-4)
+  stack = np.random.default_rng(1).random((3, 32, 32, 3)).astype(np.float32)  # the shape evaluate compiled for
+  np.save(tmp_path / 's3.npy', stack)
+  predict.predict_one(model, tmp_path / 's3.npy', output_dir=str(tmp_path / 'pred'))
+  depth = np.load(tmp_path / 'pred' / 'depth.npy')
+  assert depth.shape == (32, 32) and 0.1 <= depth.min() and depth.max() <= 3.0  # soft-argmin over [0.1, 3] m
+  assert (tmp_path / 'pred' / 'depth.png').is_file() and not (tmp_path / 'pred' / 'disparity.npy').exists()

@@ -24,7 +24,7 @@ if __name__ == '__main__':
   workdir, out = sys.argv[1], sys.argv[2]
   steps = int(sys.argv[3]) if len(sys.argv) > 3 else 4
   train.train_and_evaluate(tiny_config(steps), workdir, progress=False)
-  model, _, step = checkpoints.load_model(workdir, 'latest')
-  leaves = jax.tree_util.tree_leaves_with_path(nnx.state(model, nnx.Param))
-  np.savez(out, step=step, devices=jax.device_count(),
+  restored = checkpoints.load(workdir, 'latest')
+  leaves = jax.tree_util.tree_leaves_with_path(nnx.state(restored.model, nnx.Param))
+  np.savez(out, step=restored.step, devices=jax.device_count(),
            **{jax.tree_util.keystr(p): np.asarray(v) for p, v in leaves})

@@ -20,6 +20,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
 
+from ddff_jax import errors
+
 _SYNTHETIC_SPLITS = {'train': 64, 'validation': 16, 'test': 16}
 _SYNTHETIC_SIZE = 64
 PATCH, STRIDE, MIN_VALID = 224, 56, 0.8
@@ -74,6 +76,10 @@ manual_dir=...)`):
 The synthetic config needs nothing.
 """
 
+  def __init__(self, *, file_format=None, **kwargs):
+    # array_record unless asked otherwise: TFDS's default (tfrecord) cannot be written without TensorFlow.
+    super().__init__(file_format=file_format or 'array_record', **kwargs)
+
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict({
@@ -97,7 +103,7 @@ The synthetic config needs nothing.
       from ddff_jax.data import ddff
       trainval, test = manual / ddff.TRAINVAL_FILE, manual / ddff.TEST_FILE
       if not trainval.exists() and not test.exists():
-        raise FileNotFoundError(f'neither {trainval} nor {test} exists.\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}')
+        raise errors.InputNotFound(f'neither {trainval} nor {test} exists.\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}')
       splits = {}
       if trainval.exists():
         splits['train'] = self._generate_examples(kind='h5', split='train', path=trainval)
@@ -127,8 +133,8 @@ The synthetic config needs nothing.
     from ddff_jax.data import ddff
     scenes = {s: manual / s for s in ddff.TRAIN_SCENES + ddff.TEST_SCENES if (manual / s).exists()}
     if not scenes:
-      raise FileNotFoundError(f'no scene folders ({", ".join(ddff.TRAIN_SCENES + ddff.TEST_SCENES)}) in {manual}.\n'
-                              f'{self.MANUAL_DOWNLOAD_INSTRUCTIONS}')
+      raise errors.InputNotFound(f'no scene folders ({", ".join(ddff.TRAIN_SCENES + ddff.TEST_SCENES)}) in {manual}.\n'
+                                 f'{self.MANUAL_DOWNLOAD_INSTRUCTIONS}')
     train = {s: p for s, p in scenes.items() if s in ddff.TRAIN_SCENES}
     test = {s: p for s, p in scenes.items() if s in ddff.TEST_SCENES}
     splits = {}
@@ -160,7 +166,7 @@ The synthetic config needs nothing.
         lf = ddff.read_raw_light_field(lf_path)
         disparity = ddff.depth_png_to_disparity(formats.read_image(depth_path))
         if disparity.shape != lf.shape[2:4]:
-          raise ValueError(f'{depth_path} is {disparity.shape}, but {lf_path} has {lf.shape[2:4]} views.')
+          raise errors.UserError(f'{depth_path} is {disparity.shape}, but {lf_path} has {lf.shape[2:4]} views.')
         stack = np.asarray(optics.to_uint8(optics.refocus(lf, focus), 'round'))
         name = os.path.basename(lf_path)[:-4]
         if split == 'test':

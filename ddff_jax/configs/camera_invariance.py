@@ -18,6 +18,8 @@ depth scales to {1, 1.5, …, 9}.
 """
 import ml_collections
 
+from ddff_jax import errors
+
 TRAIN_FOCUS_M = (0.1, 0.3, 1.5)
 
 
@@ -25,7 +27,7 @@ def data_config():
   return ml_collections.ConfigDict(dict(
       source='synthetic_thin_lens', height=64, width=64, num_objects=3, num_train=384, num_val=16,
       camera=dict(focal_length_mm=2.9, f_number=1.0, pixel_pitch_um=3.1e3 / 256),
-      focus_distances_m=TRAIN_FOCUS_M, depth_range_m=(0.1, 3.0), max_radius_px=10.0, wiener_balance=0.01,
+      focus_distances_m=TRAIN_FOCUS_M, depth_range_m=(0.1, 3.0), max_radius_px=10.0,
       crop=(0, 0), flip=True, depth_scales=()))
 
 
@@ -34,7 +36,8 @@ def train_config(model: str):
   c.seed = 0
   c.data = data_config()
   if model in ('ddfs', 'ddfs_varied'):
-    c.model = ml_collections.ConfigDict(dict(name='ddfs', num_hypotheses=32, depth_range_m=(0.1, 3.0), width=0.125))
+    c.model = ml_collections.ConfigDict(dict(name='ddfs', num_hypotheses=32, depth_range_m=(0.1, 3.0), width=0.125,
+                                             wiener_balance=0.01, max_radius_px=c.data.max_radius_px))
     c.data.depth_scales = (1.0, 1.5, 2.0, 2.5, 3.0)
     if model == 'ddfs_varied':  # validation stays at TRAIN_FOCUS_M
       c.data.focus_range_m = (0.1, 2.0)
@@ -43,7 +46,7 @@ def train_config(model: str):
         name='ddffnet', num_slices=len(TRAIN_FOCUS_M), upsample='upconv', skips=('cc3',), width=0.125, dropout=0.0,
         bilinear_init=True, normalization='unit'))
   else:
-    raise ValueError(f"camera_invariance config: expected 'ddfs', 'ddfs_varied' or 'ddffnet', got {model!r}.")
+    raise errors.UserError(f"camera_invariance config: expected 'ddfs', 'ddfs_varied' or 'ddffnet', got {model!r}.")
   c.train = ml_collections.ConfigDict(dict(
       batch_size=8, num_steps=600, optimizer='adam', learning_rate=1e-3, momentum=0.9, weight_decay=0.0,
       lr_decay=0.5, lr_decay_epochs=8, grad_clip=5.0))

@@ -8,6 +8,7 @@ stacks, raw 0–255 input (as the released model).
 """
 import ml_collections
 
+from ddff_jax import errors
 from ddff_jax.configs import default
 
 SKIPS = ('cc1', 'cc2', 'cc3', 'none')
@@ -18,8 +19,8 @@ def parse_variant(variant: str) -> tuple[tuple[str, ...], str]:
   """'cc3-upconv' -> (('cc3',), 'upconv'); 'none-bilinear' -> ((), 'bilinear')."""
   skip, _, upsample = variant.lower().partition('-')
   if skip not in SKIPS or upsample not in UPSAMPLING:
-    raise ValueError(f"DDFFNet variant {variant!r}: expected '<skip>-<upsampling>' with skip one of {SKIPS} and "
-                     f"upsampling one of {UPSAMPLING}, e.g. 'cc3-upconv'.")
+    raise errors.UserError(f"DDFFNet variant {variant!r}: expected '<skip>-<upsampling>' with skip one of {SKIPS} and "
+                           f"upsampling one of {UPSAMPLING}, e.g. 'cc3-upconv'.")
   return (() if skip == 'none' else (skip,)), upsample
 
 

@@ -1,6 +1,6 @@
 """Readers of the DDFF 12-Scene dataset (Hazirbas et al., ACCV 2018), in both published forms.
 
-1. The HDF5 files (DESIGN §2): `ddff-dataset-trainval.h5` with keys `stack_train`, `disp_train`, `stack_val`,
+1. The published HDF5 files: `ddff-dataset-trainval.h5` with keys `stack_train`, `disp_train`, `stack_val`,
    `disp_val` (stacks (N, 10, H, W, 3) RGB 0–255, disparities (N, H, W) px, 0 = invalid), and `ddff-dataset-test.h5`
    with `stack_test` (120, 10, 383, 552, 3), no ground truth, scenes in `TEST_SCENES` order, 20 each.
 2. Raw light fields `LF_XXXX.npy` (9, 9, 383, 552, 3) uint8 with depth maps `DEPTH_XXXX.png` (uint16 mm, 0 = missing).
@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from ddff_jax.data import formats
+from ddff_jax import errors
 from ddff_jax.optics.camera import DDFF_CAMERA, LightFieldCamera
 
 TRAIN_SCENES = ('glassroom', 'office41', 'socialcorner', 'studentlab', 'seminaroom', 'kitchen')
@@ -28,7 +28,8 @@ def test_scene_of(index: int, total: int = len(TEST_SCENES) * TEST_IMAGES_PER_SC
   """(scene name, 1-based image number) of test sample `index`: the file holds `total` stacks (120), the six test
   scenes in order, equally many each."""
   if total % len(TEST_SCENES):
-    raise ValueError(f'a DDFF test file holds an equal number of stacks per scene (6 scenes); got {total} stacks.')
+    raise errors.UserError(f'a DDFF test file holds an equal number of stacks per scene (6 scenes); got {total} '
+                           'stacks.')
   per_scene = total // len(TEST_SCENES)
   return TEST_SCENES[index // per_scene], index % per_scene + 1
 
@@ -46,12 +47,12 @@ def read_raw_light_field(path) -> np.ndarray:
   """`LF_XXXX.npy` -> (9, 9, H, W, 3) uint8, checked."""
   path = os.fspath(path)
   if not os.path.isfile(path):
-    raise FileNotFoundError(f'light field not found: {path} (expected LF_XXXX.npy, 9×9×383×552×3 uint8).')
+    raise errors.InputNotFound(f'light field not found: {path} (expected LF_XXXX.npy, 9×9×383×552×3 uint8).')
   lf = np.load(path, mmap_mode='r')
   if lf.ndim != 5 or lf.shape[-1] != 3:
-    raise ValueError(f'{path}: a DDFF light field is (U, V, H, W, 3), got shape {lf.shape}.')
+    raise errors.UserError(f'{path}: a DDFF light field is (U, V, H, W, 3), got shape {lf.shape}.')
   if lf.dtype != np.uint8:
-    raise ValueError(f'{path}: a DDFF light field is uint8, got {lf.dtype}.')
+    raise errors.UserError(f'{path}: a DDFF light field is uint8, got {lf.dtype}.')
   return np.asarray(lf)
 
 
@@ -60,13 +61,13 @@ def raw_pairs(folder) -> list[tuple[str, str]]:
   folder = os.fspath(folder)
   lfs = sorted(glob.glob(os.path.join(folder, 'LF_*.npy')))
   if not lfs:
-    raise FileNotFoundError(f'no LF_XXXX.npy light fields in {folder}.')
+    raise errors.InputNotFound(f'no LF_XXXX.npy light fields in {folder}.')
   pairs = []
   for lf in lfs:
     number = re.search(r'LF_(\d+)\.npy$', lf).group(1)
     depth = os.path.join(folder, f'DEPTH_{number}.png')
     if not os.path.isfile(depth):
-      raise FileNotFoundError(f'{lf} has no depth map {depth}.')
+      raise errors.InputNotFound(f'{lf} has no depth map {depth}.')
     pairs.append((lf, depth))
   return pairs
 
@@ -78,26 +79,26 @@ class DDFFH5:
   def __init__(self, path, split: str):
     import h5py
     if split not in H5_KEYS:
-      raise ValueError(f'split must be one of {sorted(H5_KEYS)}, got {split!r}.')
+      raise errors.UserError(f'split must be one of {sorted(H5_KEYS)}, got {split!r}.')
     path = os.fspath(path)
     if not os.path.isfile(path):
       expected = TEST_FILE if split == 'test' else TRAINVAL_FILE
-      raise FileNotFoundError(f'DDFF h5 file not found: {path} (the {split} split lives in {expected}).')
+      raise errors.InputNotFound(f'DDFF h5 file not found: {path} (the {split} split lives in {expected}).')
     self.path, self.split = path, split
     self.file = h5py.File(path, 'r')
     stack_key, disp_key = H5_KEYS[split]
     present = sorted(self.file.keys())
     for key in (stack_key, disp_key):
       if key is not None and key not in present:
-        raise formats.MissingKeyError(f'{path} has no dataset {key!r} for the {split} split; it holds {present}. Expected '
-                       f'{list(k for k in H5_KEYS[split] if k)} (note: "stack_train", not "stacks_train").')
+        raise errors.MissingKey(f'{path} has no dataset {key!r} for the {split} split; it holds {present}. Expected '
+                 f'{list(k for k in H5_KEYS[split] if k)} (note: "stack_train", not "stacks_train").')
     self.stacks = self.file[stack_key]
     self.disps = self.file[disp_key] if disp_key else None
     if self.stacks.ndim != 5 or self.stacks.shape[-1] != 3:
-      raise ValueError(f'{path}:{stack_key} must be (N, S, H, W, 3), got {self.stacks.shape}.')
+      raise errors.UserError(f'{path}:{stack_key} must be (N, S, H, W, 3), got {self.stacks.shape}.')
     if self.disps is not None and (self.disps.shape[0] != self.stacks.shape[0]
                                    or self.disps.shape[1:] != self.stacks.shape[2:4]):
-      raise ValueError(f'{path}: {disp_key} {self.disps.shape} does not match {stack_key} {self.stacks.shape}.')
+      raise errors.UserError(f'{path}: {disp_key} {self.disps.shape} does not match {stack_key} {self.stacks.shape}.')
     self.indices = self._non_empty()
 
   def _non_empty(self) -> np.ndarray:

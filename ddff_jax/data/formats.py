@@ -7,12 +7,8 @@ import re
 import numpy as np
 from PIL import Image
 
-
-class MissingKeyError(KeyError):
-  """A key/dataset missing from a file; prints its message plainly (KeyError would print its repr)."""
-
-  def __str__(self):
-    return str(self.args[0]) if self.args else ''
+from ddff_jax import errors
+from ddff_jax import files
 
 
 def read_pfm(path) -> np.ndarray:
@@ -22,17 +18,17 @@ def read_pfm(path) -> np.ndarray:
   """
   path = os.fspath(path)
   if not os.path.isfile(path):
-    raise FileNotFoundError(f'PFM file not found: {path}')
+    raise errors.InputNotFound(f'PFM file not found: {path}')
   with open(path, 'rb') as f:
     header = f.readline().strip()
     if header not in (b'PF', b'Pf'):
-      raise ValueError(f'{path} is not a PFM file: first line {header[:20]!r}, expected b"PF" or b"Pf".')
+      raise errors.UserError(f'{path} is not a PFM file: first line {header[:20]!r}, expected b"PF" or b"Pf".')
     dims = f.readline()
     while dims.startswith(b'#'):
       dims = f.readline()
     match = re.match(rb'^\s*(\d+)\s+(\d+)\s*$', dims)
     if not match:
-      raise ValueError(f'{path}: malformed PFM size line {dims[:40]!r}, expected "<width> <height>".')
+      raise errors.UserError(f'{path}: malformed PFM size line {dims[:40]!r}, expected "<width> <height>".')
     width, height = int(match.group(1)), int(match.group(2))
     scale = float(f.readline().strip())
     dtype = '<f4' if scale < 0 else '>f4'
@@ -40,7 +36,8 @@ def read_pfm(path) -> np.ndarray:
     data = np.frombuffer(f.read(), dtype=dtype)
   expected = width * height * channels
   if data.size < expected:
-    raise ValueError(f'{path}: PFM data holds {data.size} floats, expected {expected} ({width}x{height}x{channels}).')
+    raise errors.UserError(f'{path}: PFM data holds {data.size} floats, expected {expected} '
+                           f'({width}x{height}x{channels}).')
   data = data[:expected].reshape(height, width, channels) if channels == 3 else data[:expected].reshape(height, width)
   return np.ascontiguousarray(np.flipud(data)).astype(np.float32)
 
@@ -49,9 +46,9 @@ def write_pfm(path, image) -> None:
   """Writes float (H, W) or (H, W, 3) as little-endian PFM (rows bottom-up, as the format stores them)."""
   image = np.asarray(image, np.float32)
   if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
-    raise ValueError(f'PFM holds (H, W) or (H, W, 3) images, got shape {image.shape}.')
+    raise errors.UserError(f'PFM holds (H, W) or (H, W, 3) images, got shape {image.shape}.')
   header = b'PF' if image.ndim == 3 else b'Pf'
-  with open(path, 'wb') as f:
+  with files.atomic_path(path) as tmp, open(tmp, 'wb') as f:
     f.write(header + b'\n' + f'{image.shape[1]} {image.shape[0]}\n'.encode() + b'-1\n')
     f.write(np.flipud(image).astype('<f4').tobytes())
 
@@ -60,7 +57,7 @@ def read_image(path) -> np.ndarray:
   """Reads a PNG/JPEG/TIFF image as an array: uint8 RGB (H, W, 3), or uint16/uint8 (H, W) for one-channel images."""
   path = os.fspath(path)
   if not os.path.isfile(path):
-    raise FileNotFoundError(f'image file not found: {path}')
+    raise errors.InputNotFound(f'image file not found: {path}')
   with Image.open(path) as img:
     if img.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
       return np.asarray(img, dtype=np.uint16) if img.mode != 'I' else np.asarray(img).astype(np.uint16)
@@ -74,7 +71,5 @@ def write_png(path, image) -> None:
   image = np.asarray(image)
   if image.dtype not in (np.uint8, np.uint16):
     raise TypeError(f'PNG writing needs uint8 or uint16 data, got {image.dtype}.')
-  path = os.fspath(path)
-  tmp = path + '.tmp'
-  Image.fromarray(image).save(tmp, format='PNG')
-  os.replace(tmp, path)
+  with files.atomic_path(path) as tmp:
+    Image.fromarray(image).save(tmp, format='PNG')

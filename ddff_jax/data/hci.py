@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from ddff_jax import errors
 from ddff_jax.data import formats
 
 
@@ -38,7 +39,7 @@ def read_parameters(path) -> dict[str, dict[str, float | str]]:
   """parameters.cfg -> {section: {key: float or str}}."""
   parser = configparser.ConfigParser()
   if not parser.read(path):
-    raise FileNotFoundError(f'parameters file not found: {path}')
+    raise errors.InputNotFound(f'parameters file not found: {path}')
   out = {}
   for section in parser.sections():
     out[section] = {}
@@ -59,23 +60,23 @@ def read_hci_scene(folder, *, ground_truth: str = 'gt_disp_lowres.pfm') -> HCISc
   """
   folder = os.fspath(folder)
   if not os.path.isdir(folder):
-    raise FileNotFoundError(f'HCI scene folder not found: {folder}')
+    raise errors.InputNotFound(f'HCI scene folder not found: {folder}')
   views = sorted(glob.glob(os.path.join(folder, 'input_Cam*.png')))
   if not views:
-    raise FileNotFoundError(f'no views in {folder}: expected input_Cam000.png … input_Cam080.png (HCI layout).')
+    raise errors.InputNotFound(f'no views in {folder}: expected input_Cam000.png … input_Cam080.png (HCI layout).')
   n = math.isqrt(len(views))
   if n * n != len(views):
-    raise ValueError(f'{folder} holds {len(views)} input_Cam*.png views; an N×N grid (e.g. 81) is expected.')
+    raise errors.UserError(f'{folder} holds {len(views)} input_Cam*.png views; an N×N grid (e.g. 81) is expected.')
   expected = [os.path.join(folder, f'input_Cam{i:03d}.png') for i in range(n * n)]
   missing = sorted(set(expected) - set(views))
   if missing:
-    raise FileNotFoundError(f'{folder} lacks views {", ".join(os.path.basename(m) for m in missing[:5])}.')
+    raise errors.InputNotFound(f'{folder} lacks views {", ".join(os.path.basename(m) for m in missing[:5])}.')
   images = [formats.read_image(p) for p in expected]
   shapes = {im.shape for im in images}
   if len(shapes) != 1:
-    raise ValueError(f'views in {folder} differ in size: {sorted(shapes)}.')
+    raise errors.UserError(f'views in {folder} differ in size: {sorted(shapes)}.')
   if images[0].ndim != 3 or images[0].shape[2] != 3:
-    raise ValueError(f'views in {folder} must be RGB images, got shape {images[0].shape}.')
+    raise errors.UserError(f'views in {folder} must be RGB images, got shape {images[0].shape}.')
   light_field = np.stack(images).reshape((n, n) + images[0].shape)
   gt_path = os.path.join(folder, ground_truth)
   disparity = formats.read_pfm(gt_path) if os.path.isfile(gt_path) else None

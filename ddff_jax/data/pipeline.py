@@ -13,6 +13,8 @@ from typing import Callable, Mapping, Sequence
 import jax
 import numpy as np
 
+from ddff_jax import errors
+
 # A source: `len(source)` and `source[i]` -> dict of numpy arrays (one example).
 Source = Sequence[Mapping[str, np.ndarray]]
 
@@ -23,7 +25,8 @@ class ArraySource:
   def __init__(self, **arrays):
     sizes = {len(v) for v in arrays.values()}
     if len(sizes) != 1:
-      raise ValueError(f'all arrays need the same number of examples, got {({k: len(v) for k, v in arrays.items()})}.')
+      sizes = {k: len(v) for k, v in arrays.items()}
+      raise errors.UserError(f'all arrays need the same number of examples, got {sizes}.')
     self.arrays = arrays
 
   def __len__(self):
@@ -72,7 +75,7 @@ class Augment:
     ch, cw = self.crop
     if ch and cw:
       if ch > h or cw > w:
-        raise ValueError(f'crop {ch}x{cw} is larger than the {h}x{w} examples.')
+        raise errors.UserError(f'crop {ch}x{cw} is larger than the {h}x{w} examples.')
       y, x = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
       for k in self.image_fields:
         example[k] = example[k][..., y:y + ch, x:x + cw, :]
@@ -98,7 +101,7 @@ def host_batch(source: Source, step: int, global_batch: int, seed: int,
   process_index = jax.process_index() if process_index is None else process_index
   process_count = jax.process_count() if process_count is None else process_count
   if global_batch % process_count:
-    raise ValueError(f'global batch {global_batch} does not split over {process_count} hosts.')
+    raise errors.UserError(f'global batch {global_batch} does not split over {process_count} hosts.')
   per_host = global_batch // process_count
   indices = batch_indices(len(source), global_batch, step, seed)
   examples = []

@@ -1,13 +1,15 @@
-"""Training/validation sources named by a config's `data` section."""
+"""The data a config's `data` section names: its typed description (`data_spec`) and its splits (`build_split`)."""
 from __future__ import annotations
 
 import jax
 import numpy as np
 
+from ddff_jax import errors
 from ddff_jax import metrics
 from ddff_jax import optics
 from ddff_jax.data import synthetic
 from ddff_jax.data.pipeline import ArraySource
+from ddff_jax.data.spec import FocalStackSpec
 
 
 def synthetic_light_field_arrays(num: int, seed: int, scene: synthetic.SceneConfig, num_slices: int,
@@ -64,50 +66,60 @@ def random_focus_sets(num: int, size: int, focus_range_m, seed: int) -> np.ndarr
   `focus_range_m` and sorted nearest first, as the fixed sets are."""
   near, far = focus_range_m
   if not 0 < near < far:
-    raise ValueError(f'focus_range_m must be (near, far) with 0 < near < far, got {tuple(focus_range_m)}.')
+    raise errors.UserError(f'focus_range_m must be (near, far) with 0 < near < far, got {tuple(focus_range_m)}.')
   dioptres = np.random.default_rng(seed).uniform(1.0 / far, 1.0 / near, (num, size))
   return np.sort(1.0 / dioptres, axis=1).astype(np.float32)
 
 
-def build_sources(data_config, seed: int):
-  """-> (train source, validation source, info dict).
+SOURCES = ('synthetic_lf', 'synthetic_thin_lens', 'ddff12scene')
+SPLITS = ('train', 'validation')
+_VALIDATION_SEED_OFFSET = 1_000_003  # disjoint seeds: validation scenes are never seen in training
 
-  info holds 'focus_disparities' (S,) and the metrics' 'disparity_range' (px) for disparity data, or
-  'focus_distances_m' (K,) and 'camera' for thin-lens depth data.
-  """
-  if data_config.source == 'synthetic_lf':
-    scene = synthetic.SceneConfig(height=data_config.height, width=data_config.width,
-                                  num_objects=data_config.num_objects)
+
+def data_spec(data_config) -> FocalStackSpec:
+  """The typed description of a config's data (target, focus per slice, valid range, camera); renders nothing."""
+  source = data_config.source
+  if source == 'synthetic_lf':
     camera = light_field_camera(data_config)
-    # Disjoint seeds: validation scenes are never seen in training.
-    train_stack, train_disp, focus = synthetic_light_field_arrays(data_config.num_train, seed, scene,
-                                                                  data_config.num_slices, camera)
-    val_stack, val_disp, _ = synthetic_light_field_arrays(data_config.num_val, seed + 1_000_003, scene,
-                                                          data_config.num_slices, camera)
-    return (ArraySource(stack=train_stack, disparity=train_disp), ArraySource(stack=val_stack, disparity=val_disp),
-            {'focus_disparities': focus, 'disparity_range': camera.disparity_range})
-  if data_config.source == 'synthetic_thin_lens':
+    return FocalStackSpec('disparity', camera.focal_stack_disparities(data_config.num_slices),
+                          camera.disparity_range)
+  if source == 'synthetic_thin_lens':
+    return FocalStackSpec('depth', data_config.focus_distances_m, tuple(data_config.depth_range_m),
+                          thin_lens_camera(data_config.camera))
+  if source == 'ddff12scene':
+    return FocalStackSpec('disparity', optics.DDFF_CAMERA.focal_stack_disparities(data_config.num_slices),
+                          metrics.DDFF_DISPARITY_RANGE)
+  raise errors.UserError(f'unknown data source {source!r}; expected one of {SOURCES}.')
+
+
+def build_split(data_config, seed: int, split: str):
+  """The examples of one split of a config's data: a random-access source of dicts with 'stack' (S, H, W, 3)
+  float32 in [0, 1], the target map (H, W) named by the spec, and 'focus' (S,) where each example has its own
+  focus set (training on varied focus distances)."""
+  if split not in SPLITS:
+    raise errors.UserError(f'split must be one of {SPLITS}, got {split!r}.')
+  source = data_config.source
+  if source == 'ddff12scene':
+    return _tfds_split(data_config, split)
+  seed = seed if split == 'train' else seed + _VALIDATION_SEED_OFFSET
+  num = data_config.num_train if split == 'train' else data_config.num_val
+  if source == 'synthetic_lf':
     scene = synthetic.SceneConfig(height=data_config.height, width=data_config.width,
                                   num_objects=data_config.num_objects)
-    camera = thin_lens_camera(data_config.camera)
-    fixed = np.asarray(data_config.focus_distances_m, np.float32)
-    args = (data_config.depth_range_m, data_config.max_radius_px)
-    train_focus = fixed
-    if data_config.get('focus_range_m'):  # a random focus set per training example (validation keeps `fixed`)
-      train_focus = random_focus_sets(data_config.num_train, len(fixed), data_config.focus_range_m, seed + 17)
-    train_stack, train_depth = synthetic_thin_lens_arrays(data_config.num_train, seed, scene, camera, train_focus,
-                                                          *args)
-    val_stack, val_depth = synthetic_thin_lens_arrays(data_config.num_val, seed + 1_000_003, scene, camera, fixed,
-                                                      *args)
-    fields = dict(stack=train_stack, depth=train_depth)
-    if train_focus.ndim == 2:
-      fields['focus_distances_m'] = train_focus
-    return (ArraySource(**fields), ArraySource(stack=val_stack, depth=val_depth),
-            {'focus_distances_m': fixed, 'camera': camera})
-  if data_config.source == 'ddff12scene':
-    return _tfds_sources(data_config)
-  raise ValueError(f"unknown data source {data_config.source!r}; expected 'synthetic_lf', 'synthetic_thin_lens' or "
-                   "'ddff12scene'.")
+    stacks, disparities, _ = synthetic_light_field_arrays(num, seed, scene, data_config.num_slices,
+                                                          light_field_camera(data_config))
+    return ArraySource(stack=stacks, disparity=disparities)
+  if source == 'synthetic_thin_lens':
+    scene = synthetic.SceneConfig(height=data_config.height, width=data_config.width,
+                                  num_objects=data_config.num_objects)
+    focus = np.asarray(data_config.focus_distances_m, np.float32)
+    varied = split == 'train' and data_config.get('focus_range_m')
+    if varied:  # a random focus set per training example (validation keeps the fixed one)
+      focus = random_focus_sets(num, len(focus), data_config.focus_range_m, seed + 17)
+    stacks, depths = synthetic_thin_lens_arrays(num, seed, scene, thin_lens_camera(data_config.camera), focus,
+                                                data_config.depth_range_m, data_config.max_radius_px)
+    return ArraySource(stack=stacks, depth=depths, **({'focus': focus} if varied else {}))
+  raise errors.UserError(f'unknown data source {source!r}; expected one of {SOURCES}.')
 
 
 class TFDSSource:
@@ -124,22 +136,21 @@ class TFDSSource:
       items = [self[i] for i in range(*index.indices(len(self)))]
       return {k: np.stack([it[k] for it in items]) for k in items[0]}
     example = self.source[int(index)]
-    return {'stack': np.asarray(example['stack'], np.float32) / 255.0,
+    return {'stack': optics.to_unit_float(example['stack']),
             'disparity': np.asarray(example['disparity'], np.float32)}
 
 
-def _tfds_sources(data_config):
-  """The `ddff12scene/<builder_config>` TFDS builder (built on first use; h5/lightfield read the manual dir)."""
+def _tfds_split(data_config, split: str) -> TFDSSource:
+  """A split of the `ddff12scene/<builder_config>` TFDS builder (built on first use; h5/lightfield read the manual
+  directory)."""
   import tensorflow_datasets as tfds
   import ddff_jax  # noqa: F401  pylint: disable=unused-import  (registers the builder)
-  kwargs = {'data_dir': data_config.data_dir or None}
-  builder = tfds.builder(f'ddff12scene/{data_config.builder_config}', file_format='array_record', **kwargs)
-  manual = getattr(data_config, 'manual_dir', '') or None
+  builder = tfds.builder(f'ddff12scene/{data_config.builder_config}', data_dir=data_config.data_dir or None)
+  manual = data_config.get('manual_dir') or None
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual) if manual else None)
-  train = TFDSSource(builder.as_data_source(split='train'))
-  val = TFDSSource(builder.as_data_source(split='validation'))
-  focus = np.asarray(builder.as_data_source(split='train')[0]['focus_disparities'], np.float32)
-  if len(focus) != data_config.num_slices:
-    raise ValueError(f'ddff12scene/{data_config.builder_config} holds {len(focus)}-slice stacks, but the config asks '
-                     f'for num_slices={data_config.num_slices}.')
-  return train, val, {'focus_disparities': focus, 'disparity_range': metrics.DDFF_DISPARITY_RANGE}
+  source = TFDSSource(builder.as_data_source(split=split))
+  stored = len(source.source[0]['focus_disparities']) if len(source) else data_config.num_slices
+  if stored != data_config.num_slices:
+    raise errors.UserError(f'ddff12scene/{data_config.builder_config} holds {stored}-slice stacks, but the config '
+                           f'asks for num_slices={data_config.num_slices}.')
+  return source

@@ -12,7 +12,9 @@ from __future__ import annotations
 import jax.numpy as jnp
 from flax import nnx
 
+from ddff_jax import errors
 from ddff_jax.models import layers
+from ddff_jax.models.registry import register
 
 ENCODER = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 # Decoder stages 5..1: (input channels, conv output channels, dropout after the stage).
@@ -22,19 +24,24 @@ UPSAMPLING = ('upconv', 'unpool', 'bilinear')
 SKIPS = ('cc1', 'cc2', 'cc3')
 
 
+@register('ddffnet')
 class DDFFNet(nnx.Module):
+  """Regresses the target of its training data (disparity, or metric depth) straight from the stack; it sees no
+  focus settings, so it is tied to the ones it was trained on."""
+  targets = ('disparity', 'depth')
+  output_range = None
 
   def __init__(self, num_slices: int, *, upsample: str = 'upconv', skips=('cc3',), width: float = 1.0,
                dropout: float = 0.5, bilinear_init: bool = True, normalization: str = 'unit', rngs: nnx.Rngs):
     if upsample not in UPSAMPLING:
-      raise ValueError(f'upsample must be one of {UPSAMPLING}, got {upsample!r}.')
+      raise errors.UserError(f'upsample must be one of {UPSAMPLING}, got {upsample!r}.')
     skips = tuple(sorted(set(skips)))
     if not set(skips) <= set(SKIPS):
-      raise ValueError(f'skips must be a subset of {SKIPS}, got {skips}.')
+      raise errors.UserError(f'skips must be a subset of {SKIPS}, got {skips}.')
     if normalization not in layers.NORMALIZATIONS:
-      raise ValueError(f'normalization must be one of {layers.NORMALIZATIONS}, got {normalization!r}.')
+      raise errors.UserError(f'normalization must be one of {layers.NORMALIZATIONS}, got {normalization!r}.')
     if num_slices < 1 or width <= 0:
-      raise ValueError(f'need num_slices >= 1 and width > 0, got {num_slices}, {width}.')
+      raise errors.UserError(f'need num_slices >= 1 and width > 0, got {num_slices}, {width}.')
     self.num_slices, self.upsample, self.skips, self.normalization = num_slices, upsample, skips, normalization
     ch = lambda c: layers.scaled_width(c, width)
 
@@ -64,6 +71,12 @@ class DDFFNet(nnx.Module):
       self.decoder.append(convs)
     self.dropout = nnx.Dropout(dropout, rngs=rngs)
     self.scorer = nnx.Conv(num_slices, 1, (1, 1), use_bias=False, rngs=rngs)
+
+  def forward(self, stack, focus=None, *, camera=None, depth_scale=None):
+    """The registry's protocol: one full-resolution map. The focus settings, camera and depth scale are not
+    inputs of this network."""
+    del focus, camera, depth_scale
+    return (self(stack),)
 
   def per_slice_maps(self, images):
     """Shared encoder-decoder: (N, H, W, 3) with H, W multiples of 32 -> (N, H, W) one map per image."""
@@ -96,7 +109,7 @@ class DDFFNet(nnx.Module):
     """stack (B, S, H, W, 3) float in [0, 1] -> disparity (B, H, W). Any H, W: reflect-padded to multiples of 32
     and cropped back."""
     if stack.ndim != 5 or stack.shape[1] != self.num_slices or stack.shape[-1] != 3:
-      raise ValueError(f'DDFFNet expects a focal stack (B, {self.num_slices}, H, W, 3), got shape {stack.shape}.')
+      raise errors.UserError(f'DDFFNet expects a focal stack (B, {self.num_slices}, H, W, 3), got shape {stack.shape}.')
     b, s, h, w, _ = stack.shape
     padded, sizes = layers.pad_to_multiple(stack, 32, axes=(2, 3))
     maps = self.per_slice_maps(padded.reshape((b * s,) + padded.shape[2:]))  # slices share the weights

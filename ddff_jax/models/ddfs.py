@@ -19,7 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ddff_jax import errors
+from ddff_jax import optics
 from ddff_jax.models import layers
+from ddff_jax.models.registry import register
 
 ENCODER = ((128, 7), (256, 5), (512, 3), (512, 3), (512, 3))
 AGGREGATION_WIDTHS = (256, 128, 8)
@@ -88,12 +91,23 @@ class _AggregationBlock(nnx.Module):
     return x, aggregate(p, weights, offsets)
 
 
+@register('ddfs')
 class DDFSNet(nnx.Module):
+  """Metric depth from a thin-lens focal stack, its focus distances and its camera: `forward` builds the cost volume
+  over `num_hypotheses` depths uniform in `depth_range_m` (Wiener balance `wiener_balance`, PSF radii clipped at
+  `max_radius_px`) inside the compiled step, then runs the network on it."""
+  targets = ('depth',)
 
-  def __init__(self, num_hypotheses: int = 64, *, width: float = 1.0, rngs: nnx.Rngs):
+  def __init__(self, num_hypotheses: int = 64, *, depth_range_m=(0.1, 3.0), width: float = 1.0,
+               wiener_balance: float = 0.01, max_radius_px: float = 10.0, rngs: nnx.Rngs):
     if num_hypotheses < 2:
-      raise ValueError(f'num_hypotheses must be >= 2, got {num_hypotheses}.')
+      raise errors.UserError(f'num_hypotheses must be >= 2, got {num_hypotheses}.')
+    lo, hi = (float(v) for v in depth_range_m)
+    if not 0 < lo < hi:
+      raise errors.UserError(f'depth_range_m must be (near, far) with 0 < near < far, got {tuple(depth_range_m)}.')
     self.num_hypotheses = num_hypotheses
+    self.depth_range_m = (lo, hi)
+    self.wiener_balance, self.max_radius_px = float(wiener_balance), float(max_radius_px)
     ch = lambda c: layers.scaled_width(c, width)
     self.encoder = nnx.List()
     in_ch = 3 + num_hypotheses
@@ -114,6 +128,41 @@ class DDFSNet(nnx.Module):
         _AggregationBlock(widths[1], 3, widths[2], rngs=rngs),  # H, guided by the image
     ])
 
+  @property
+  def hypotheses(self) -> np.ndarray:
+    """(D,) the depth hypotheses (m) of the cost volume and the soft-argmin."""
+    return np.linspace(*self.depth_range_m, self.num_hypotheses).astype(np.float32)
+
+  @property
+  def output_range(self) -> tuple[float, float]:
+    return self.depth_range_m  # soft-argmin over the hypotheses cannot leave their range
+
+  def cost_volume(self, stack, focus, camera, depth_scale=None):
+    """stack (B, K, H, W, 3), focus distances (K,) or (B, K), depth_scale (B,) or None -> normalised cost
+    (B, D, H, W), no gradient.
+
+    With depth-scale augmentation an example is read as a scene σ times farther, taken by `camera.scaled(σ)`
+    focused σ times farther: same images, and since that camera's blur for depth σd equals this camera's blur for d,
+    its cost volume over the hypotheses is this camera's over the hypotheses divided by σ.
+    """
+    if camera is None:
+      raise errors.UserError('DDFSNet builds its cost volume from a thin-lens camera; this data has none '
+                             '(give the camera: focal length, f-number, pixel pitch).')
+    focus = jnp.broadcast_to(jnp.asarray(focus, stack.dtype), stack.shape[:2])
+    scale = jnp.ones(stack.shape[:1], stack.dtype) if depth_scale is None else depth_scale
+    hypotheses = jnp.asarray(self.hypotheses)[None] / scale[:, None]  # (B, D)
+
+    def one(s, f, h):
+      return optics.normalize_cost_volume(optics.defocus_cost_volume(
+          s, f, camera, h, balance=self.wiener_balance, max_radius_px=self.max_radius_px))
+
+    return jax.lax.stop_gradient(jax.vmap(one)(stack, focus, hypotheses))
+
+  def forward(self, stack, focus, *, camera=None, depth_scale=None):
+    """The registry's protocol: the four depth maps (coarse to fine) of a batch of thin-lens stacks; the last
+    focal image is the network's image input."""
+    return tuple(self(stack[:, -1], self.cost_volume(stack, focus, camera, depth_scale), self.hypotheses))
+
   def __call__(self, image, cost, hypotheses):
     """image (B, H, W, 3) in [0, 1]; normalised cost (B, D, H, W); hypotheses (D,) depths.
 
@@ -121,10 +170,10 @@ class DDFSNet(nnx.Module):
     reflect-padded to multiples of 32, cropped back (each scale to its share).
     """
     if image.ndim != 4 or image.shape[-1] != 3:
-      raise ValueError(f'DDFSNet expects an image (B, H, W, 3), got shape {image.shape}.')
+      raise errors.UserError(f'DDFSNet expects an image (B, H, W, 3), got shape {image.shape}.')
     if cost.shape != (image.shape[0], self.num_hypotheses) + image.shape[1:3]:
-      raise ValueError(f'DDFSNet expects a cost volume (B, {self.num_hypotheses}, H, W) matching the image '
-                       f'{image.shape}, got {cost.shape}.')
+      raise errors.UserError(f'DDFSNet expects a cost volume (B, {self.num_hypotheses}, H, W) matching the image '
+                             f'{image.shape}, got {cost.shape}.')
     h, w = image.shape[1:3]
     x = jnp.concatenate([image, jnp.moveaxis(cost, 1, -1)], -1)
     x, _ = layers.pad_to_multiple(x, 32, axes=(1, 2))
@@ -144,15 +193,3 @@ class DDFSNet(nnx.Module):
     for scale, volume in zip((8, 4, 2, 1), volumes):
       depths.append(layers.crop_to(soft_argmin(volume, hypotheses), (-(-h // scale), -(-w // scale))))
     return depths
-
-
-def multiscale_l1(depths, target):
-  """DDFS loss: L1 over the four scales, equal weights; the target is downsampled (nearest) to each scale and
-  pixels with target <= 0 are ignored."""
-  total = 0.0
-  for depth in depths:
-    b, h, w = depth.shape
-    t = jax.image.resize(target, (b, h, w), 'nearest')
-    mask = t > 0
-    total = total + jnp.sum(jnp.where(mask, jnp.abs(depth - t), 0.0)) / jnp.maximum(jnp.sum(mask), 1)
-  return total / len(depths)

@@ -6,6 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ddff_jax import errors
+
 BN_EPSILON = 1e-3
 BN_MOMENTUM = 0.99  # TensorFlow's default decay, as in the original DDFF model
 
@@ -24,20 +26,22 @@ def normalize_input(images, normalization: str):
     return images * 255.0
   if normalization == 'imagenet':
     return (images - _IMAGENET_MEAN) / _IMAGENET_STD
-  raise ValueError(f'normalization must be one of {NORMALIZATIONS}, got {normalization!r}.')
+  raise errors.UserError(f'normalization must be one of {NORMALIZATIONS}, got {normalization!r}.')
 
 
 def pad_to_multiple(x, multiple: int = 32, axes=(-3, -2)):
   """Reflect-pads the bottom/right of `axes` up to a multiple of `multiple`; returns (padded, original sizes).
 
-  DESIGN §5: the DDFF protocol pads 383×552 to 384×576 this way, predicts, and crops back with `crop_to`.
+  The DDFF 12-Scene protocol (Hazirbas et al., ACCV 2018) pads 383×552 to 384×576 this way, predicts, and crops
+  back with `crop_to`.
   """
   sizes = tuple(x.shape[a] for a in axes)
   pad = [(0, 0)] * x.ndim
   for axis, size in zip(axes, sizes):
     extra = (-size) % multiple
     if extra >= size:
-      raise ValueError(f'cannot reflect-pad a size-{size} axis by {extra}: inputs must be at least {extra + 1} px.')
+      raise errors.UserError(f'cannot reflect-pad a size-{size} axis by {extra}: inputs must be at least '
+                             f'{extra + 1} px.')
     pad[axis % x.ndim] = (0, extra)
   return (jnp.pad(x, pad, mode='reflect') if any(p != (0, 0) for p in pad) else x), sizes
 

@@ -19,6 +19,8 @@ import os
 import jax.numpy as jnp
 import numpy as np
 
+from ddff_jax import errors
+
 TORCH_VGG16_CONVS = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28)
 TORCH_VGG16_BN_CONVS = (0, 3, 7, 10, 14, 17, 20, 24, 27, 30, 34, 37, 40)
 _BLOCK_SIZES = (2, 2, 3, 3, 3)
@@ -42,8 +44,8 @@ class LoadReport:
     if self.unexpected:
       problems.append(f'unexpected keys {self.unexpected[:6]}{" …" if len(self.unexpected) > 6 else ""}')
     if problems and not (allow_partial and not self.mis_shaped):
-      raise ValueError(f'cannot load {source}: ' + '; '.join(problems) +
-                       ('' if self.mis_shaped else ' (pass allow_partial=True to load the rest)'))
+      raise errors.UserError(f'cannot load {source}: ' + '; '.join(problems) +
+                             ('' if self.mis_shaped else ' (pass allow_partial=True to load the rest)'))
     return self
 
 
@@ -51,7 +53,7 @@ def read_arrays(path) -> dict[str, np.ndarray]:
   """A `.npz` archive, or a PyTorch `.pth` state dict (needs torch), as {name: numpy array}."""
   path = os.fspath(path)
   if not os.path.isfile(path):
-    raise FileNotFoundError(f'weights file not found: {path}')
+    raise errors.InputNotFound(f'weights file not found: {path}')
   if path.endswith('.npz'):
     with np.load(path) as data:
       return {k: data[k] for k in data.files}
@@ -59,12 +61,12 @@ def read_arrays(path) -> dict[str, np.ndarray]:
     try:
       import torch
     except ImportError as e:
-      raise ValueError(f'{path} is a PyTorch file: install torch, or convert it once with '
-                       '`np.savez(out, **{k: v.numpy() for k, v in torch.load(path).items()})`.') from e
+      raise errors.UserError(f'{path} is a PyTorch file: install torch, or convert it once with '
+                             '`np.savez(out, **{k: v.numpy() for k, v in torch.load(path).items()})`.') from e
     state = torch.load(path, map_location='cpu')
     state = state.get('state_dict', state)
     return {k: v.detach().cpu().numpy() for k, v in state.items()}
-  raise ValueError(f'{path}: expected a .npz or .pth weights file.')
+  raise errors.UserError(f'{path}: expected a .npz or .pth weights file.')
 
 
 class _Assigner:
@@ -181,9 +183,9 @@ def detect_format(arrays) -> str:
     return 'keras_vgg16'
   if any(k.startswith(('conv1_1/', 'conv_disp')) for k in keys):
     return 'ddffnet_tf_export'
-  raise ValueError(f'cannot tell what these weights are (first keys {sorted(keys)[:5]}): expected a torchvision '
-                   "VGG-16 state dict ('features.0.weight', ...), Keras VGG-16 arrays ('block1_conv1/kernel', ...) "
-                   "or the DDFFNet TF export ('conv1_1/W:0', ..., 'conv_disp/W:0').")
+  raise errors.UserError(f'cannot tell what these weights are (first keys {sorted(keys)[:5]}): expected a '
+                         "torchvision VGG-16 state dict ('features.0.weight', ...), Keras VGG-16 arrays "
+                         "('block1_conv1/kernel', ...) or the DDFFNet TF export ('conv1_1/W:0', ..., 'conv_disp/W:0').")
 
 
 def load_weights(model, path, *, allow_partial: bool = False) -> LoadReport:
@@ -198,3 +200,31 @@ def load_weights(model, path, *, allow_partial: bool = False) -> LoadReport:
   if fmt == 'keras_vgg16':
     return load_keras_vgg16(model, arrays, allow_partial=allow_partial)
   return load_ddffnet_tf_export(model, arrays, allow_partial=allow_partial)
+
+
+def load_ddffnet(path, variant: str = 'cc3-upconv'):
+  """A whole DDFFNet (eval mode) from a file holding every layer (the DDFF TF export), and its config: the paper
+  config `configs/ddffnet.py:<variant>` (10 slices, raw 0–255 input as the released model)."""
+  import jax
+  from flax import nnx
+  from ddff_jax.configs import ddffnet as ddffnet_config
+  from ddff_jax.models.registry import build_model
+  config = ddffnet_config.get_config(variant)
+  arrays = read_arrays(path)
+  fmt = detect_format(arrays)
+  if fmt != 'ddffnet_tf_export':
+    raise errors.UserError(f'{path} holds {fmt} encoder weights only; prediction needs a whole DDFFNet (train one '
+                           f'with --config.train.init_weights={path}, or pass the DDFFNet TF export).')
+  build = lambda: build_model(config.model, config.seed)
+  # Shapes only: the importer fills every weight and BatchNorm statistic (and refuses a file that lacks one).
+  model = nnx.eval_shape(build)
+  load_ddffnet_tf_export(model, arrays)
+  # The dropout streams are not in the export: their initial state, compiled alone (XLA drops the unused
+  # initialisers).
+  nnx.update(model, jax.jit(lambda: nnx.state(build(), nnx.RngState))())
+  unset = [jax.tree_util.keystr(p) for p, leaf in jax.tree_util.tree_leaves_with_path(nnx.state(model))
+           if isinstance(leaf, jax.ShapeDtypeStruct)]
+  if unset:
+    raise errors.UserError(f'{path} left these DDFFNet variables unset: {unset}.')
+  model.eval()
+  return model, config

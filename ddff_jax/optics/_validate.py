@@ -11,15 +11,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ddff_jax import errors
+
 
 def check_rank(x, ranks: int | Sequence[int], name: str, layout: str) -> None:
   """Raises ValueError unless `x.ndim` is one of `ranks`; `layout` describes the expected axes."""
   ranks = (ranks,) if isinstance(ranks, int) else tuple(ranks)
   shape = np.shape(x)
   if len(shape) not in ranks:
-    raise ValueError(f'{name} must have shape {layout}, got an array of shape {shape}.')
+    raise errors.UserError(f'{name} must have shape {layout}, got an array of shape {shape}.')
   if any(s == 0 for s in shape):
-    raise ValueError(f'{name} must not be empty: expected {layout}, got shape {shape}.')
+    raise errors.UserError(f'{name} must not be empty: expected {layout}, got shape {shape}.')
 
 
 def is_concrete(x) -> bool:
@@ -32,21 +34,44 @@ def check_finite(x, name: str) -> None:
     arr = np.asarray(x)
     if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
       bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-      raise ValueError(f'{name} contains {bad} NaN/Inf value(s); expected finite numbers.')
+      raise errors.UserError(f'{name} contains {bad} NaN/Inf value(s); expected finite numbers.')
+
+
+# Integer image dtypes and the factor that maps them onto [0, 1]: the package's one uint8/uint16 -> float rule.
+_FULL_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+def _dtype(x) -> np.dtype:
+  return np.dtype(x.dtype if hasattr(x, 'dtype') else np.asarray(x).dtype)
+
+
+def float_image_spec(x, name: str):
+  """(float dtype, scale) that turn `x` into a [0, 1] float image; raises on dtypes that are not images."""
+  dtype = _dtype(x)
+  if dtype in _FULL_SCALE:
+    return jnp.float32, 1.0 / _FULL_SCALE[dtype]
+  if np.issubdtype(dtype, np.floating):
+    return (jnp.float64 if dtype == np.float64 and jax.config.jax_enable_x64 else jnp.float32), 1.0
+  raise errors.WrongDtype(f'{name} must be uint8, uint16 or floating point in [0, 1]; got dtype {dtype}.')
 
 
 def as_float_image(x, name: str) -> jax.Array:
   """uint8/uint16 -> float32 in [0, 1]; floats pass through (float64 stays float64 under x64)."""
-  dtype = np.dtype(x.dtype if hasattr(x, 'dtype') else np.asarray(x).dtype)
-  if dtype == np.uint8:
-    return jnp.asarray(x, jnp.float32) / 255.0
-  if dtype == np.uint16:
-    return jnp.asarray(x, jnp.float32) / 65535.0
-  if np.issubdtype(dtype, np.floating):
+  dtype, scale = float_image_spec(x, name)
+  if scale == 1.0:
     check_finite(x, name)
-    x = jnp.asarray(x)
-    return x if x.dtype == jnp.float64 else x.astype(jnp.float32)
-  raise TypeError(f'{name} must be uint8, uint16 or floating point in [0, 1]; got dtype {dtype}.')
+    return jnp.asarray(x).astype(dtype)
+  return jnp.asarray(x, dtype) / _FULL_SCALE[_dtype(x)]
+
+
+def to_unit_float(x, name: str = 'images') -> np.ndarray:
+  """Host-side (NumPy) form of `as_float_image` for data pipelines: float32 in [0, 1] (floats are clipped)."""
+  x = np.asarray(x)
+  _, scale = float_image_spec(x, name)
+  if scale == 1.0:
+    check_finite(x, name)
+    return np.clip(x.astype(np.float32), 0.0, 1.0)
+  return x.astype(np.float32) / np.float32(_FULL_SCALE[x.dtype])
 
 
 def as_float_vector(x, name: str) -> jax.Array:
@@ -59,19 +84,7 @@ def as_float_vector(x, name: str) -> jax.Array:
   return x
 
 
-def float_image_spec(x, name: str):
-  """(float dtype, scale) that turn `x` into a [0, 1] float image inside a compiled kernel; raises on bad dtypes."""
-  dtype = np.dtype(x.dtype if hasattr(x, 'dtype') else np.asarray(x).dtype)
-  if dtype == np.uint8:
-    return jnp.float32, 1.0 / 255.0
-  if dtype == np.uint16:
-    return jnp.float32, 1.0 / 65535.0
-  if np.issubdtype(dtype, np.floating):
-    return (jnp.float64 if dtype == np.float64 and jax.config.jax_enable_x64 else jnp.float32), 1.0
-  raise TypeError(f'{name} must be uint8, uint16 or floating point in [0, 1]; got dtype {dtype}.')
-
-
 def raise_if_not_finite(all_finite, name: str) -> None:
   """Raises for a concrete False flag computed inside a kernel (`jnp.all(jnp.isfinite(x))`)."""
   if is_concrete(all_finite) and not bool(all_finite):
-    raise ValueError(f'{name} contains NaN/Inf value(s); expected finite numbers.')
+    raise errors.UserError(f'{name} contains NaN/Inf value(s); expected finite numbers.')

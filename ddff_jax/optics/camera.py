@@ -10,6 +10,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
+from ddff_jax import errors
 from ddff_jax.optics import _validate
 
 # Micro-lens intrinsics of the DDFF 12-Scene Lytro ILLUM: (K1, K2, fx, fy, cx, cy, k1, k2).
@@ -31,11 +32,12 @@ class LightFieldCamera:
 
   def __post_init__(self):
     if len(self.intrinsics) != 8:
-      raise ValueError(f'intrinsics must hold 8 values (K1, K2, fx, fy, cx, cy, k1, k2), got {len(self.intrinsics)}.')
+      raise errors.UserError(f'intrinsics must hold 8 values (K1, K2, fx, fy, cx, cy, k1, k2), got '
+                             f'{len(self.intrinsics)}.')
     if not self.focal_length_px > 0:
-      raise ValueError(f'focal_length_px must be > 0, got {self.focal_length_px}.')
+      raise errors.UserError(f'focal_length_px must be > 0, got {self.focal_length_px}.')
     if not 0 < self.near_m < self.far_m:
-      raise ValueError(f'need 0 < near_m < far_m, got near_m={self.near_m}, far_m={self.far_m}.')
+      raise errors.UserError(f'need 0 < near_m < far_m, got near_m={self.near_m}, far_m={self.far_m}.')
 
   @property
   def baseline_m(self) -> float:
@@ -68,7 +70,7 @@ class LightFieldCamera:
   def focal_stack_disparities(self, num_slices: int) -> np.ndarray:
     """Focus disparities of an S-slice stack: linspace(B·f/near, B·f/far, S); slice 0 is the nearest focus."""
     if int(num_slices) < 1:
-      raise ValueError(f'num_slices must be >= 1, got {num_slices}.')
+      raise errors.UserError(f'num_slices must be >= 1, got {num_slices}.')
     bf = self.baseline_focal_px_m
     return np.linspace(bf / self.near_m, bf / self.far_m, int(num_slices))
 
@@ -91,7 +93,7 @@ class ThinLensCamera:
     for field in ('focal_length_m', 'f_number', 'pixel_pitch_m'):
       value = getattr(self, field)
       if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f'{field} must be a positive finite number, got {value!r}.')
+        raise errors.UserError(f'{field} must be a positive finite number, got {value!r}.')
 
   @property
   def pixels_per_metre(self) -> float:
@@ -102,10 +104,10 @@ class ThinLensCamera:
     if _validate.is_concrete(focus_distances_m):
       fd = np.atleast_1d(np.asarray(focus_distances_m, np.float64))
       if not np.all(np.isfinite(fd)):
-        raise ValueError(f'focus distances must be finite, got {fd.tolist()}.')
+        raise errors.UserError(f'focus distances must be finite, got {fd.tolist()}.')
       if np.any(fd <= self.focal_length_m):
-        raise ValueError(f'every focus distance must exceed the focal length {self.focal_length_m} m; '
-                         f'got {fd.tolist()}.')
+        raise errors.UserError(f'every focus distance must exceed the focal length {self.focal_length_m} m; '
+                               f'got {fd.tolist()}.')
 
   def coc_diameter_px(self, depth_m, focus_distance_m):
     """Circle-of-confusion diameter (px); broadcasts depth against focus distance."""
@@ -126,7 +128,7 @@ class ThinLensCamera:
     (DDFS depth-scale augmentation).
     """
     if not sigma > 0:
-      raise ValueError(f'sigma must be > 0, got {sigma}.')
+      raise errors.UserError(f'sigma must be > 0, got {sigma}.')
     return dataclasses.replace(self, focal_length_m=self.focal_length_m * sigma,
                                pixel_pitch_m=self.pixel_pitch_m * sigma)
 

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ddff_jax import errors
 from ddff_jax.optics import _validate
 from ddff_jax.optics import filters
 from ddff_jax.optics import psf as psf_lib
@@ -55,14 +56,14 @@ def defocus_cost_volume(focal_stack, focus_distances_m, camera: ThinLensCamera, 
   focus = _validate.as_float_vector(focus_distances_m, 'focus_distances_m').astype(stack.dtype)
   depths = _validate.as_float_vector(depth_hypotheses_m, 'depth_hypotheses_m').astype(stack.dtype)
   if focus.shape[0] != stack.shape[0]:
-    raise ValueError(f'focal_stack has {stack.shape[0]} images but {focus.shape[0]} focus distances were given.')
+    raise errors.UserError(f'focal_stack has {stack.shape[0]} images but {focus.shape[0]} focus distances were given.')
   camera.check_focus_distances(focus)
   if _validate.is_concrete(depths) and not bool(jnp.all(depths > 0)):
-    raise ValueError('depth_hypotheses_m must all be > 0.')
+    raise errors.UserError('depth_hypotheses_m must all be > 0.')
   support = psf_lib.disk_support(max_radius_px)
   if support > min(stack.shape[1:3]):
-    raise ValueError(f'max_radius_px={max_radius_px} gives {support}x{support} PSFs, larger than the '
-                     f'{stack.shape[1]}x{stack.shape[2]} images.')
+    raise errors.UserError(f'max_radius_px={max_radius_px} gives {support}x{support} PSFs, larger than the '
+                           f'{stack.shape[1]}x{stack.shape[2]} images.')
   return _cost_volume(stack, focus, depths, camera, float(balance), float(max_radius_px), float(sigma_px),
                       int(hypotheses_per_block), jax.default_backend() == 'cpu')
 
@@ -71,15 +72,11 @@ def _deblurred_moments(gain, spectra, shape, separate: bool):
   """First and second moments over the K focal images of I'_kc = irfft2(gain[k] · spectra[k, c]).
 
   gain (K, H, Wr), spectra (K, C, H, Wr) -> (mean_k I'_k, mean_k I'_k²), each (C, H, W).
-  With `separate`, the K·C transforms are separate operations. On XLA:CPU (jaxlib 0.10.2) that is what puts two
-  cores on them: its executor hands operations to a second thread only when more than 8 are ready at once, and one
-  batched transform uses more than one core only when it runs on the calling thread, which inside the hypothesis
-  loop it mostly did not (batched, 0.263–0.270 s at cpu/wall 1.25; separate, 0.185–0.188 s at 1.8, in
-  `python -m benchmarks.cost_volume` on 2 cores). Accelerators get the batched transform.
-  The moments are summed from the planes as the transforms return them: stacking the planes into one (K, C, H, W)
-  block first cost a copy, and XLA then re-evaluated the squares and sums inside the fusions of the Gaussian
-  windows (with the filters' barriers, 1.4× less CPU time in all on one core). Adds, not `jnp.sum` over K: XLA:CPU
-  lowers a reduction over the major axis of such a block ~50× slower (5.3 ms vs 0.1 ms for 5×3×256×256).
+  With `separate` (CPU), the K·C transforms are separate operations: XLA:CPU's executor spreads ready operations
+  over its threads, while one batched transform inside the loop runs on one core. Accelerators get the batched
+  transform. The moments are summed from the planes as the transforms return them (stacking them first made XLA
+  re-evaluate the squares inside the window fusions), with adds rather than a reduction over K, which XLA:CPU
+  lowers poorly for this layout. Measurements: benchmarks/README.md.
   """
   num_images, num_channels = spectra.shape[:2]
   if separate:

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ddff_jax import errors
 from ddff_jax.optics import _validate
 from ddff_jax.optics import psf as psf_lib
 
@@ -47,14 +48,14 @@ def wiener(image, psf, balance: float = 0.01, *, channel_axis: int | None = -1) 
     Deconvolved images, float, same layout as `image` (leading axes broadcast).
   """
   if channel_axis not in (-1, None):
-    raise ValueError(f'channel_axis must be -1 (channels last) or None (grayscale), got {channel_axis}.')
+    raise errors.UserError(f'channel_axis must be -1 (channels last) or None (grayscale), got {channel_axis}.')
   min_rank = 3 if channel_axis == -1 else 2
   layout = '(..., H, W, C)' if channel_axis == -1 else '(..., H, W)'
   _validate.check_rank(image, range(min_rank, min_rank + 6), 'image', layout)
   _validate.check_rank(psf, range(2, 8), 'psf', '(..., kh, kw)')
   _validate.check_finite(psf, 'psf')
   if not balance >= 0:
-    raise ValueError(f'balance must be >= 0, got {balance}.')
+    raise errors.UserError(f'balance must be >= 0, got {balance}.')
   image = _validate.as_float_image(image, 'image')
   psf = jnp.asarray(psf, image.dtype)
   return _wiener(image, psf, balance, channel_axis == -1)

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ddff_jax import errors
 from ddff_jax.optics import _validate
 from ddff_jax.optics import filters
 
@@ -43,7 +44,7 @@ def focus_measure(stack, measure: str = 'modified_laplacian', window: int = 9) -
   """
   _validate.check_rank(stack, (3, 4), 'stack', '(S, H, W, C) or (S, H, W)')
   if measure not in FOCUS_MEASURES:
-    raise ValueError(f'measure must be one of {FOCUS_MEASURES}, got {measure!r}.')
+    raise errors.UserError(f'measure must be one of {FOCUS_MEASURES}, got {measure!r}.')
   return _focus_measure(_validate.as_float_image(stack, 'stack'), measure, int(window))
 
 
@@ -70,7 +71,7 @@ def best_focus_index(measure_volume, refine: str = 'parabolic', temperature: flo
   """
   _validate.check_rank(measure_volume, 3, 'measure_volume', '(S, H, W)')
   if refine not in (None, 'parabolic', 'softargmax'):
-    raise ValueError(f"refine must be None, 'parabolic' or 'softargmax', got {refine!r}.")
+    raise errors.UserError(f"refine must be None, 'parabolic' or 'softargmax', got {refine!r}.")
   f = jnp.asarray(measure_volume)
   num = f.shape[0]
   if refine == 'softargmax':
@@ -109,6 +110,6 @@ def depth_from_focus(stack, slice_values, *, measure: str = 'modified_laplacian'
   _validate.check_rank(stack, (3, 4), 'stack', '(S, H, W, C) or (S, H, W)')
   values = _validate.as_float_vector(slice_values, 'slice_values')
   if values.shape[0] != stack.shape[0]:
-    raise ValueError(f'stack has {stack.shape[0]} slices but {values.shape[0]} slice values were given.')
+    raise errors.UserError(f'stack has {stack.shape[0]} slices but {values.shape[0]} slice values were given.')
   index = best_focus_index(focus_measure(stack, measure, window), refine, temperature)
   return index_to_value(index, values)

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ddff_jax import errors
+
 
 def safe_sqrt(a):
   """sqrt with a finite gradient at 0 (the disk area formula hits sqrt(0) on every tangent)."""
@@ -51,10 +53,10 @@ def disk_psf(radius, size: int | None = None) -> jax.Array:
   radius = jnp.asarray(radius, jnp.float32) if not isinstance(radius, jax.Array) else radius
   if size is None:
     if isinstance(radius, jax.core.Tracer):
-      raise ValueError('disk_psf needs a static `size` under jit/vmap/grad (e.g. disk_support(max_radius)).')
+      raise errors.UserError('disk_psf needs a static `size` under jit/vmap/grad (e.g. disk_support(max_radius)).')
     size = disk_support(float(jnp.max(radius)))
   if size < 1 or size % 2 != 1:
-    raise ValueError(f'PSF size must be a positive odd integer, got {size}.')
+    raise errors.UserError(f'PSF size must be a positive odd integer, got {size}.')
   half = size // 2
   offsets = jnp.arange(-half, half + 1, dtype=radius.dtype)
   r = radius[..., None, None]
@@ -62,9 +64,8 @@ def disk_psf(radius, size: int | None = None) -> jax.Array:
   lo_x, hi_x = offsets[None, :] - 0.5, offsets[None, :] + 0.5
   area = (_signed_quadrant_area(hi_x, hi_y, r) - _signed_quadrant_area(lo_x, hi_y, r)
           - _signed_quadrant_area(hi_x, lo_y, r) + _signed_quadrant_area(lo_x, lo_y, r))
-  # The disk's area inside the whole support, in closed form (= the sum of `area`). Not a reduction over `area`:
-  # XLA:CPU (jaxlib 0.10.2) miscompiles that sum when the radius is computed in the same program (e.g. from a
-  # camera model), silently scaling the kernel (tests/test_psf_wiener.py pins this down).
+  # The disk's area inside the whole support, in closed form (= the sum of `area`): XLA:CPU miscompiled a
+  # reduction over `area` when the radius came from the same program (tests/test_psf_wiener.py pins this down).
   edge = jnp.asarray(half + 0.5, radius.dtype)
   total = 4.0 * _quadrant_area(edge, edge, r)
   delta = jnp.zeros((size, size), radius.dtype).at[half, half].set(1.0)
@@ -76,7 +77,7 @@ def gaussian_psf(sigma, size: int) -> jax.Array:
   """Sampled, normalised isotropic Gaussian (..., size, size); σ -> 0 gives a delta."""
   sigma = jnp.asarray(sigma, jnp.float32) if not isinstance(sigma, jax.Array) else sigma
   if size < 1 or size % 2 != 1:
-    raise ValueError(f'PSF size must be a positive odd integer, got {size}.')
+    raise errors.UserError(f'PSF size must be a positive odd integer, got {size}.')
   half = size // 2
   offsets = jnp.arange(-half, half + 1, dtype=sigma.dtype)
   sq = offsets[:, None] ** 2 + offsets[None, :] ** 2
@@ -94,7 +95,7 @@ def psf_to_otf(psf, shape: tuple[int, int]) -> jax.Array:
   kh, kw = psf.shape[-2:]
   height, width = shape
   if kh > height or kw > width:
-    raise ValueError(f'PSF of size {kh}x{kw} does not fit an image of size {height}x{width}.')
+    raise errors.UserError(f'PSF of size {kh}x{kw} does not fit an image of size {height}x{width}.')
   pad = [(0, 0)] * (psf.ndim - 2) + [(0, height - kh), (0, width - kw)]
   padded = jnp.roll(jnp.pad(psf, pad), shift=(-(kh // 2), -(kw // 2)), axis=(-2, -1))
   return jnp.fft.rfft2(padded)
@@ -104,16 +105,14 @@ def symmetric_psf_otf(psf, shape: tuple[int, int]) -> jax.Array:
   """Real transfer function of a PSF symmetric under i -> −i and j -> −j (disk, Gaussian).
 
   H(ky, kx) = Σ_ij p(i, j)·cos(2π ky i / H)·cos(2π kx j / W): two small matrix products instead of a padded FFT,
-  over the H//2 + 1 rows ky <= H/2 only, since cosine is even in ky (row H − ky repeats row ky): half the
-  products. (Folding the PSF onto its quadrant would halve them again, but the slice-and-reverse fold met an
-  XLA:CPU (jaxlib 0.10.2) miscompile when the PSFs come from the same program under a batched `lax.map`: wrong
-  OTFs for some hypotheses.)
+  over the H//2 + 1 rows ky <= H/2 only, since cosine is even in ky (row H − ky repeats row ky). The PSF is not
+  folded onto its quadrant: XLA:CPU miscompiled that fold under a batched `lax.map` (benchmarks/README.md).
   Equals `psf_to_otf(psf, shape).real` for such PSFs. psf (..., n, n) -> (..., H, W // 2 + 1) real.
   """
   n = psf.shape[-1]
   height, width = shape
   if n > height or n > width:
-    raise ValueError(f'PSF of size {n}x{n} does not fit an image of size {height}x{width}.')
+    raise errors.UserError(f'PSF of size {n}x{n} does not fit an image of size {height}x{width}.')
   offsets = np.arange(n) - n // 2
   rows = height // 2 + 1
   cos_y = np.cos(2 * np.pi * np.outer(np.arange(rows), offsets) / height)

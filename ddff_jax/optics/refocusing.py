@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ddff_jax import errors
 from ddff_jax.optics import _validate
 
 LF_LAYOUT = '(U, V, H, W, C) or (B, U, V, H, W, C)'
@@ -166,7 +167,7 @@ def refocus(light_field, disparities, *, mode: str = 'linear') -> jax.Array:
   """
   _validate.check_rank(light_field, (5, 6), 'light_field', LF_LAYOUT)
   if mode not in ('linear', 'toolbox'):
-    raise ValueError(f"mode must be 'linear' or 'toolbox', got {mode!r}.")
+    raise errors.UserError(f"mode must be 'linear' or 'toolbox', got {mode!r}.")
   dtype, scale = _validate.float_image_spec(light_field, 'light_field')
   disparities = _validate.as_float_vector(disparities, 'disparities').astype(dtype)
   stack, finite = _refocus(jnp.asarray(light_field), disparities, mode, dtype, scale)
@@ -197,12 +198,13 @@ def centre_view(light_field) -> jax.Array:
 
 
 all_in_focus = centre_view
+to_unit_float = _validate.to_unit_float
 
 
 def to_uint8(images, rounding: str = 'floor') -> jax.Array:
   """Float images in [0, 1] -> uint8; 'floor' truncates like the DDFF Python toolbox, 'round' as its Matlab code."""
   if rounding not in ('floor', 'round'):
-    raise ValueError(f"rounding must be 'floor' or 'round', got {rounding!r}.")
+    raise errors.UserError(f"rounding must be 'floor' or 'round', got {rounding!r}.")
   scaled = jnp.clip(jnp.asarray(images), 0.0, 1.0) * 255.0
   scaled = jnp.floor(scaled) if rounding == 'floor' else jnp.round(scaled)
   return scaled.astype(jnp.uint8)

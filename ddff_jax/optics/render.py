@@ -14,6 +14,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from ddff_jax import errors
 from ddff_jax.optics import _validate
 from ddff_jax.optics import psf as psf_lib
 from ddff_jax.optics.camera import ThinLensCamera
@@ -39,17 +40,18 @@ def render_focal_stack(all_in_focus, depth_m, camera: ThinLensCamera, focus_dist
   _validate.check_rank(depth_m, 2, 'depth_m', '(H, W)')
   image = _validate.as_float_image(all_in_focus, 'all_in_focus')
   if tuple(depth_m.shape) != tuple(image.shape[:2]):
-    raise ValueError(f'depth_m has shape {tuple(depth_m.shape)} but all_in_focus is {image.shape[0]}x{image.shape[1]}.')
+    raise errors.UserError(f'depth_m has shape {tuple(depth_m.shape)} but all_in_focus is '
+                           f'{image.shape[0]}x{image.shape[1]}.')
   _validate.check_finite(depth_m, 'depth_m')
   depth = jnp.asarray(depth_m, image.dtype)
   if _validate.is_concrete(depth) and not bool(jnp.all(depth > 0)):
-    raise ValueError('depth_m must be > 0 everywhere (metric depth in metres).')
+    raise errors.UserError('depth_m must be > 0 everywhere (metric depth in metres).')
   focus = _validate.as_float_vector(focus_distances_m, 'focus_distances_m').astype(image.dtype)
   camera.check_focus_distances(focus)
   if psf not in ('disk', 'gaussian'):
-    raise ValueError(f"psf must be 'disk' or 'gaussian', got {psf!r}.")
+    raise errors.UserError(f"psf must be 'disk' or 'gaussian', got {psf!r}.")
   if num_layers < 2:
-    raise ValueError(f'num_layers must be >= 2, got {num_layers}.')
+    raise errors.UserError(f'num_layers must be >= 2, got {num_layers}.')
   return _render(image, depth, focus, camera, int(num_layers), float(max_radius_px), psf,
                  float(gaussian_sigma_per_coc))
 

@@ -1,0 +1,43 @@
+"""Atomic writes: every file a tool writes appears whole or not at all (a crash leaves the previous version)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+  """Yields a temporary path beside `path` (same extension, so format-sniffing writers behave); renames it onto
+  `path` when the block succeeds, removes it when the block raises."""
+  path = os.fspath(path)
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  root, ext = os.path.splitext(path)
+  tmp = f'{root}.tmp{os.getpid()}{ext}'
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def write_text(path, text: str) -> None:
+  with atomic_path(path) as tmp, open(tmp, 'w') as f:
+    f.write(text)
+
+
+def write_json(path, data) -> None:
+  write_text(path, json.dumps(data, indent=2, sort_keys=True))
+
+
+def save_npy(path, array) -> None:
+  import numpy as np
+  with atomic_path(path) as tmp:
+    np.save(tmp, array)
+
+
+def save_npz(path, **arrays) -> None:
+  import numpy as np
+  with atomic_path(path) as tmp:
+    np.savez_compressed(tmp, **arrays)
