@@ -13,15 +13,13 @@ def test_ddfs_encoder_size_and_output_scales():
   model = nnx.eval_shape(lambda: ddfs.DDFSNet(64, rngs=nnx.Rngs(0)))  # shapes only
   leaves = jax.tree_util.tree_leaves_with_path(nnx.state(model.encoder, nnx.Param))
   assert sum(int(np.prod(v.shape)) for p, v in leaves if 'kernel' in jax.tree_util.keystr(p)) == 16_656_768
-  tiny = nnx.jit(lambda: ddfs.DDFSNet(8, width=0.0625, rngs=nnx.Rngs(0)))()  # one compiled initialisation
+  # Shapes only (the values are soft-argmins of convex combinations: soft_argmin and aggregate are tested below).
+  tiny = nnx.eval_shape(lambda: ddfs.DDFSNet(8, width=0.0625, rngs=nnx.Rngs(0)))
   hyps = jnp.linspace(0.1, 3.0, 8)
   graphdef, state = nnx.split(tiny)
   shapes = jax.eval_shape(lambda s, *x: nnx.merge(graphdef, s)(*x), state, jax.ShapeDtypeStruct((1, 45, 70, 3),
                           jnp.float32), jax.ShapeDtypeStruct((1, 8, 45, 70), jnp.float32), hyps)
   assert [d.shape for d in shapes] == [(1, 6, 9), (1, 12, 18), (1, 23, 35), (1, 45, 70)]  # odd sizes cropped back
-  cost = jax.random.uniform(jax.random.PRNGKey(0), (1, 8, 32, 32))
-  depths = nnx.jit(lambda m, c: m(jnp.ones((1, 32, 32, 3)), c, hyps))(tiny, cost)
-  assert all(float(d.min()) >= 0.1 - 1e-5 and float(d.max()) <= 3.0 + 1e-5 for d in depths)  # convex combinations
   with pytest.raises(ValueError, match=r'cost volume \(B, 8, H, W\)'):
     tiny(jnp.ones((1, 32, 32, 3)), jnp.ones((1, 7, 32, 32)), hyps)
 
@@ -51,8 +49,8 @@ def test_soft_argmin_of_a_one_hot_distribution_returns_that_hypothesis():
 
 
 def test_offset_head_starts_at_zero_and_loss_ignores_invalid_pixels():
-  model = ddfs.DDFSNet(4, width=0.0625, rngs=nnx.Rngs(0))
-  assert all(float(jnp.abs(b.offsets.kernel.value).max()) == 0 for b in model.blocks)
+  block = ddfs._AggregationBlock(8, 4, 8, rngs=nnx.Rngs(0))  # the block DDFSNet stacks three of
+  assert float(jnp.abs(block.offsets.kernel.value).max()) == 0 and float(jnp.abs(block.offsets.bias.value).max()) == 0
   depths = [jnp.ones((1, 4, 4)), jnp.ones((1, 8, 8))]
   target = jnp.zeros((1, 8, 8)).at[:, :4].set(2.0)
   # L1 over both scales, each against the nearest-downsampled target, invalid (0) pixels left out: |1 - 2| = 1.
@@ -102,23 +100,22 @@ def test_importers_report_and_refuse_partial_or_mis_shaped_weights():
   rng = np.random.default_rng(1)
   state = _fake_vgg16_bn(rng)
   del state['features.40.weight']
-  model = DDFFNet(2, rngs=nnx.Rngs(0))
+  model = nnx.eval_shape(lambda: DDFFNet(2, rngs=nnx.Rngs(0)))  # shapes are all an import checks
   with pytest.raises(ValueError, match=r"missing keys \['features.40.weight'\].*allow_partial"):
     pretrained.load_torchvision_vgg16(model, state)
   report = pretrained.load_torchvision_vgg16(model, state, allow_partial=True)
   assert report.missing == ['features.40.weight']
-  small = DDFFNet(2, width=0.5, rngs=nnx.Rngs(0))
+  small = nnx.eval_shape(lambda: DDFFNet(2, width=0.5, rngs=nnx.Rngs(0)))
   with pytest.raises(ValueError, match='mis-shaped'):
     pretrained.load_torchvision_vgg16(small, _fake_vgg16_bn(rng), allow_partial=True)
 
 
 def test_keras_and_ddff_export_round_trips():
   rng = np.random.default_rng(2)
-  source = DDFFNet(10, width=0.125, rngs=nnx.Rngs(1))
-  target = DDFFNet(10, width=0.125, rngs=nnx.Rngs(2))
-  keys = pretrained.export_keys(source)
-  arrays = {k: np.asarray(v.value) + rng.standard_normal(v.value.shape).astype(np.float32) * 0.01
-            for k, v in keys.items()}
+  # Shapes only: the import fills every variable of the target, whose values are all that is compared.
+  target = nnx.eval_shape(lambda: DDFFNet(10, width=0.125, rngs=nnx.Rngs(2)))
+  keys = pretrained.export_keys(target)
+  arrays = {k: rng.standard_normal(v.value.shape).astype(np.float32) for k, v in keys.items()}
   # The export stores transposed-conv filters the TF way: (h, w, out, in), spatially flipped.
   tf_arrays = {k: (np.transpose(v, (0, 1, 3, 2))[::-1, ::-1] if 'up_filter' in k else v) for k, v in arrays.items()}
   report = pretrained.load_ddffnet_tf_export(target, tf_arrays)
@@ -126,7 +123,7 @@ def test_keras_and_ddff_export_round_trips():
   for k, v in pretrained.export_keys(target).items():
     np.testing.assert_array_equal(np.asarray(v.value), arrays[k])
   assert 'conv3_3_D/W:0' in keys and 'upconv3/up_filter:0' in keys and 'conv_disp/W:0' in keys
-  big = DDFFNet(2, rngs=nnx.Rngs(0))
+  big = nnx.eval_shape(lambda: DDFFNet(2, rngs=nnx.Rngs(0)))
   chans = [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
   keras, in_ch = {}, 3
   for (b, c), out in zip([(b, c) for b, n in enumerate((2, 2, 3, 3, 3)) for c in range(n)], chans):

@@ -36,15 +36,13 @@ def _assert_same_params(a, b, atol):
     np.testing.assert_allclose(a[k], b[k], atol=atol, rtol=0, err_msg=k)
 
 
-def test_four_devices_train_like_one_device_with_the_same_global_batch(tmp_path):
+def test_four_devices_train_like_one_device_with_the_same_global_batch():
   """train.py's step on a 4-device mesh vs one device, same global batches. The 1-device run with each batch
   permuted measures the float noise floor: summation order alone moves this 30-layer BatchNorm/ReLU network's
-  gradients by ~0.3 %. Per-device BatchNorm statistics or unreduced gradients would differ far beyond it. The same
-  process then trains end to end on the 4 devices (sharded batches, checkpoints written and read back)."""
+  gradients by ~0.3 %. Per-device BatchNorm statistics or unreduced gradients would differ far beyond it."""
   env = dict(ENV, XLA_FLAGS='--xla_force_host_platform_device_count=4')
-  result = _run([os.path.join(HERE, 'parallel_parity.py'), str(tmp_path / 'four')], env)
+  result = _run([os.path.join(HERE, 'parallel_parity.py')], env)
   assert result.returncode == 0, result.stderr[-3000:]
-  assert result.stdout.split()[-7:-5] == ['4', '4']  # devices, last checkpointed step
   loss_single, loss_mesh, mesh_diff, noise_floor, update = map(float, result.stdout.split()[-5:])
   assert loss_mesh == pytest.approx(loss_single, rel=1e-5)  # same forward pass: BatchNorm over the global batch
   assert 0 < update and mesh_diff < 3 * noise_floor + 1e-7
@@ -110,6 +108,12 @@ def test_damaged_checkpoint_falls_back_and_a_mismatched_one_is_refused(tmp_path,
   wider.width = 0.125
   with pytest.raises(checkpoints.CheckpointMismatch, match='does not fit this model'):
     checkpoints.restore_newest_readable(latest, {'model': nnx.state(build_model(wider))})
+
+
+@pytest.mark.slow
+def test_training_on_four_devices_runs_end_to_end(tmp_path):
+  four = _train_tiny(tmp_path / 'four', tmp_path / 'four.npz', devices=4)
+  assert int(four['devices']) == 4 and int(four['step']) == 4
 
 
 def test_a_workdir_of_an_incompatible_config_is_refused(tmp_path):
@@ -252,6 +256,49 @@ def test_two_process_jax_distributed_run_on_localhost(tmp_path):
   assert len(losses(tmp_path / 'two')) == 4
 
 
+def _tiny_ddfs_config():
+  from ddff_jax.configs import camera_invariance
+  config = camera_invariance.get_config('ddfs')
+  config.data.update(height=32, width=32, num_train=8, num_val=2)
+  config.model.num_hypotheses = 8
+  return config
+
+
+def test_a_ddfs_workdir_predicts_and_evaluates_through_its_task(tmp_path):
+  """A DDFS workdir as train.py leaves one (config.json, a self-describing checkpoint), here of the freshly
+  initialised model, through the one route to predictions: evaluate (the DDFS metrics for the model and the
+  classical DFF on its validation split) and predict (metric depth with the run's focus distances and camera)."""
+  import optax
+  from flax import nnx
+  from ddff_jax import evaluate, methods, predict
+  from ddff_jax.data import sources
+  from ddff_jax.models.registry import build_model
+  config, workdir = _tiny_ddfs_config(), tmp_path / 'ddfs'
+  checkpoints.prepare_workdir(str(workdir), config)
+  model = nnx.jit(lambda: build_model(config.model, config.seed))()
+  state = nnx.state({'model': model, 'optimizer': nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)})
+  latest, _ = checkpoints.managers(str(workdir))
+  checkpoints.save(latest, 1, state, config, sources.data_spec(config.data))
+  latest.wait_until_finished()
+
+  method = methods.trained(str(workdir))
+  assert method.target == 'depth' and method.spec.camera == sources.thin_lens_camera(config.data.camera)
+  assert method.spec.focus == pytest.approx((0.1, 0.3, 1.5))
+  for name, m in (('model', method), ('classical', methods.classical('depth'))):
+    report = evaluate.evaluate(m, evaluate.open_dataset('synthetic', str(workdir)), str(tmp_path / name),
+                               num_panels=1, progress=False)
+    assert report['metrics']['num_images'] == 2 and report['target'] == 'depth'
+    assert all(np.isfinite(report['metrics'][k]) for k in ('mae', 'rmse', 'abs_rel', 'scale_invariant'))
+    assert (tmp_path / name / 'panel_000.png').is_file() and not (tmp_path / name / 'badpix_curve.png').exists()
+  stack = np.random.default_rng(1).random((3, 32, 32, 3)).astype(np.float32)  # the shape evaluate compiled for
+  np.save(tmp_path / 's3.npy', stack)
+  predict.predict_one(method, tmp_path / 's3.npy', output_dir=str(tmp_path / 'pred'))
+  depth = np.load(tmp_path / 'pred' / 'depth.npy')
+  assert depth.shape == (32, 32) and 0.1 <= depth.min() and depth.max() <= 3.0  # soft-argmin over [0.1, 3] m
+  assert (tmp_path / 'pred' / 'depth.png').is_file() and not (tmp_path / 'pred' / 'disparity.npy').exists()
+
+
+@pytest.mark.slow
 def test_ddfs_config_trains_from_the_command_line_and_predicts_and_evaluates_through_its_task(tmp_path):
   """The DDFS config end to end: train from the command line (cost volumes built in the step, depth-scale
   augmentation), then the workdir through the one route to predictions: evaluate (the DDFS metrics, model and
