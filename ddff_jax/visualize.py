@@ -21,9 +21,7 @@ def save_figure(fig, path: str) -> None:
 
 def _missing_white(cmap: str):
   """A colour map that draws NaN (no ground truth) white, as the panels' titles say."""
-  out = _pyplot().get_cmap(cmap).copy()
-  out.set_bad('white')
-  return out
+  return _pyplot().get_cmap(cmap).with_extremes(bad='white')
 
 
 def colorize(values, vmin=None, vmax=None, cmap: str = 'viridis', invalid=None) -> np.ndarray:
