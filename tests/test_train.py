@@ -264,13 +264,33 @@ def _tiny_ddfs_config():
   return config
 
 
+def _check_ddfs_route(method, workdir, tmp_path) -> dict:
+  """evaluate (the DDFS metrics of `method` and the classical DFF on the workdir's validation split) and predict
+  (metric depth with the run's focus distances and camera); -> the two evaluation reports."""
+  from ddff_jax import evaluate, methods, predict
+  reports = {}
+  for name, m in (('model', method), ('classical', methods.classical('depth'))):
+    reports[name] = evaluate.evaluate(m, evaluate.open_dataset('synthetic', str(workdir)), str(tmp_path / name),
+                                      num_panels=1, progress=False)
+    assert reports[name]['metrics']['num_images'] == 2 and reports[name]['target'] == 'depth'
+    assert all(np.isfinite(reports[name]['metrics'][k]) for k in ('mae', 'rmse', 'abs_rel', 'scale_invariant'))
+    assert (tmp_path / name / 'panel_000.png').is_file() and not (tmp_path / name / 'badpix_curve.png').exists()
+  stack = np.random.default_rng(1).random((3, 32, 32, 3)).astype(np.float32)  # the shape evaluate compiled for
+  np.save(tmp_path / 's3.npy', stack)
+  predict.predict_one(method, tmp_path / 's3.npy', output_dir=str(tmp_path / 'pred'))
+  depth = np.load(tmp_path / 'pred' / 'depth.npy')
+  assert depth.shape == (32, 32) and 0.1 <= depth.min() and depth.max() <= 3.0  # soft-argmin over [0.1, 3] m
+  assert (tmp_path / 'pred' / 'depth.png').is_file() and not (tmp_path / 'pred' / 'disparity.npy').exists()
+  return reports
+
+
 def test_a_ddfs_workdir_predicts_and_evaluates_through_its_task(tmp_path):
   """A DDFS workdir as train.py leaves one (config.json, a self-describing checkpoint), here of the freshly
   initialised model, through the one route to predictions: evaluate (the DDFS metrics for the model and the
   classical DFF on its validation split) and predict (metric depth with the run's focus distances and camera)."""
   import optax
   from flax import nnx
-  from ddff_jax import evaluate, methods, predict
+  from ddff_jax import methods
   from ddff_jax.data import sources
   from ddff_jax.models.registry import build_model
   config, workdir = _tiny_ddfs_config(), tmp_path / 'ddfs'
@@ -284,18 +304,7 @@ def test_a_ddfs_workdir_predicts_and_evaluates_through_its_task(tmp_path):
   method = methods.trained(str(workdir))
   assert method.target == 'depth' and method.spec.camera == sources.thin_lens_camera(config.data.camera)
   assert method.spec.focus == pytest.approx((0.1, 0.3, 1.5))
-  for name, m in (('model', method), ('classical', methods.classical('depth'))):
-    report = evaluate.evaluate(m, evaluate.open_dataset('synthetic', str(workdir)), str(tmp_path / name),
-                               num_panels=1, progress=False)
-    assert report['metrics']['num_images'] == 2 and report['target'] == 'depth'
-    assert all(np.isfinite(report['metrics'][k]) for k in ('mae', 'rmse', 'abs_rel', 'scale_invariant'))
-    assert (tmp_path / name / 'panel_000.png').is_file() and not (tmp_path / name / 'badpix_curve.png').exists()
-  stack = np.random.default_rng(1).random((3, 32, 32, 3)).astype(np.float32)  # the shape evaluate compiled for
-  np.save(tmp_path / 's3.npy', stack)
-  predict.predict_one(method, tmp_path / 's3.npy', output_dir=str(tmp_path / 'pred'))
-  depth = np.load(tmp_path / 'pred' / 'depth.npy')
-  assert depth.shape == (32, 32) and 0.1 <= depth.min() and depth.max() <= 3.0  # soft-argmin over [0.1, 3] m
-  assert (tmp_path / 'pred' / 'depth.png').is_file() and not (tmp_path / 'pred' / 'disparity.npy').exists()
+  _check_ddfs_route(method, workdir, tmp_path)
 
 
 @pytest.mark.slow
@@ -304,7 +313,7 @@ def test_ddfs_config_trains_from_the_command_line_and_predicts_and_evaluates_thr
   augmentation), then the workdir through the one route to predictions: evaluate (the DDFS metrics, model and
   classical DFF on the same validation split) and predict (metric depth, with the run's focus distances and camera)."""
   import json
-  from ddff_jax import evaluate, methods, predict
+  from ddff_jax import methods
   workdir = tmp_path / 'ddfs'
   config = os.path.join(os.path.dirname(HERE), 'ddff_jax', 'configs', 'camera_invariance.py')
   result = _run(['-m', 'ddff_jax.train', f'--config={config}:ddfs', f'--workdir={workdir}',
@@ -314,22 +323,10 @@ def test_ddfs_config_trains_from_the_command_line_and_predicts_and_evaluates_thr
   assert result.returncode == 0, result.stderr[-3000:]
   final = json.loads((workdir / 'final_metrics.json').read_text())
   assert final['selection_metric'] == 'mae' and np.isfinite(final['model']['mae'])
-  model, classical = methods.trained(str(workdir)), methods.classical('depth')
+  model = methods.trained(str(workdir))
   assert model.target == 'depth' and model.spec.camera is not None
   assert model.spec.focus == pytest.approx((0.1, 0.3, 1.5))
-  reports = {}
-  for name, method in (('model', model), ('classical', classical)):
-    dataset = evaluate.open_dataset('synthetic', str(workdir))
-    reports[name] = evaluate.evaluate(method, dataset, str(tmp_path / name), num_panels=1, progress=False)
-    assert reports[name]['metrics']['num_images'] == 2 and reports[name]['target'] == 'depth'
-    assert set(reports[name]['metrics']) >= {'mae', 'rmse', 'abs_rel', 'scale_invariant'}
-    assert (tmp_path / name / 'panel_000.png').is_file()
+  reports = _check_ddfs_route(model, workdir, tmp_path)
   # Train's final report and evaluate agree: the same data, method and (for the model) checkpoint.
   assert reports['classical']['metrics']['mae'] == pytest.approx(final['classical_dff']['mae'], rel=1e-5)
   assert reports['model']['metrics']['mae'] == pytest.approx(final['model']['mae'], rel=1e-4)
-  stack = np.random.default_rng(1).random((3, 32, 32, 3)).astype(np.float32)  # the shape evaluate compiled for
-  np.save(tmp_path / 's3.npy', stack)
-  predict.predict_one(model, tmp_path / 's3.npy', output_dir=str(tmp_path / 'pred'))
-  depth = np.load(tmp_path / 'pred' / 'depth.npy')
-  assert depth.shape == (32, 32) and 0.1 <= depth.min() and depth.max() <= 3.0  # soft-argmin over [0.1, 3] m
-  assert (tmp_path / 'pred' / 'depth.png').is_file() and not (tmp_path / 'pred' / 'disparity.npy').exists()
