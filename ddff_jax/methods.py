@@ -18,7 +18,7 @@ from ddff_jax import errors
 from ddff_jax import tasks
 from ddff_jax.data.spec import FocalStackSpec
 
-METHODS = ('checkpoint', 'classical', 'weights')
+METHODS = ('checkpoint', 'classical', 'weights', 'pretrained')
 
 
 @dataclasses.dataclass
@@ -99,9 +99,12 @@ def released_weights(path: str, variant: str = 'cc3-upconv') -> Method:
 
 def from_name(name: str, *, workdir: str | None = None, which: str = 'best', weights: str | None = None,
               variant: str = 'cc3-upconv') -> Method:
-  """--method=checkpoint (needs workdir) | classical | weights (needs weights)."""
+  """--method=checkpoint (needs workdir) | classical | weights (needs weights) | pretrained (shipped)."""
   if name == 'classical':
     return classical()
+  if name == 'pretrained':
+    from ddff_jax import shipped
+    return shipped.method(name)
   if name == 'checkpoint':
     if not workdir:
       raise errors.UserError('--method=checkpoint needs --workdir (a training workdir).')

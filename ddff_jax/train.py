@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import sys
 import time
@@ -85,7 +86,8 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   task.check_model(registry.model_class(config.model.name))
   train_source = sources.build_split(config.data, config.seed, 'train')
   val_source = sources.build_split(config.data, config.seed, 'validation')
-  augment = pipeline.Augment(crop=tuple(config.data.crop), flip=config.data.flip, map_fields=(task.target,),
+  augment = pipeline.Augment(crop=tuple(config.data.crop), flip=config.data.flip,
+                             transpose=config.data.get('transpose', False), map_fields=(task.target,),
                              depth_scales=tuple(config.data.get('depth_scales', ())))
   steps_per_epoch = max(1, len(train_source) // config.train.batch_size)
   tx, schedule = make_optimizer(config.train, steps_per_epoch)
@@ -235,7 +237,8 @@ def final_report(workdir, val_source, task, model_summary, config):
   from ddff_jax import files, metrics
 
   gts = val_source[:][task.target]
-  median = float(np.median(gts[gts > 0]))
+  valid = np.isfinite(gts) if task.spec.valid_range is None else gts > 0  # signed (HCI) or 0 = missing
+  median = float(np.median(gts[valid]))
   constant = metrics.mean_over_images([task.image_metrics(np.full_like(g, median), g) for g in gts])
   classical = metrics.mean_over_images([task.image_metrics(task.classical(s), g)
                                         for s, g in zip(val_source[:]['stack'], gts)])
@@ -279,7 +282,7 @@ class TensorBoardLog:
   def write(self, record: dict):
     if self.writer is not None:
       for name, value in record.items():
-        if name != 'step' and isinstance(value, (int, float)):
+        if name != 'step' and isinstance(value, (int, float)) and math.isfinite(value):
           self._scalar(name, value, record['step'])
 
   def close(self):

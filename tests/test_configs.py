@@ -74,3 +74,11 @@ def test_synthetic_light_fields_follow_the_configured_scene_depth_range():
   c.data = ml_collections.ConfigDict(dict(source='synthetic_lf', height=32, width=32, num_slices=10, num_objects=2,
                                           num_train=1, num_val=1))
   assert sources.data_spec(c.data).valid_range == optics.DDFF_CAMERA.disparity_range
+
+
+def test_hci_config_selects_the_papers_variants():
+  from ddff_jax.configs import hci
+  assert tuple(hci.get_config().model.skips) == ('cc3',) and hci.get_config().model.upsample == 'upconv'
+  c = hci.get_config('cc1-bilinear')
+  assert tuple(c.model.skips) == ('cc1',) and c.model.upsample == 'bilinear'
+  assert c.data.source == 'hci_mix' and c.data.num_slices == c.model.num_slices == 10

@@ -54,8 +54,13 @@ def batch_indices(num_examples: int, global_batch: int, step: int, seed: int) ->
 
 @dataclasses.dataclass(frozen=True)
 class Augment:
-  """Random crop to (crop_h, crop_w) (0 = no crop) and horizontal/vertical flips, applied alike to every image-like
-  field. `image_fields` have (..., H, W, C) layout, `map_fields` (..., H, W).
+  """Random crop to (crop_h, crop_w) (0 = no crop), horizontal/vertical flips and (with `transpose`) a swap of the
+  image axes, applied alike to every image-like field. `image_fields` have (..., H, W, C) layout, `map_fields`
+  (..., H, W). With the flips, the transpose completes the eight rotations and mirrorings of a square crop.
+
+  On a focal stack refocused from a light field with a square, centred view grid, flipping or transposing the
+  stack is the same as refocusing the light field with its images and its view grid flipped or transposed alike
+  (`tests/test_natural.py` checks it), so the augmented stacks are those of real rotated light fields.
 
   `depth_scales` (DDFS depth-scale augmentation): each example gets a 'depth_scale' σ drawn from them. The images
   stay as they are: a scene σ times farther, seen by a camera with σ times the focal length and 1/σ the pixel density
@@ -64,6 +69,7 @@ class Augment:
   """
   crop: tuple[int, int] = (0, 0)
   flip: bool = True
+  transpose: bool = False
   image_fields: tuple[str, ...] = ('stack',)
   map_fields: tuple[str, ...] = ('disparity',)
   depth_scales: tuple[float, ...] = ()
@@ -88,6 +94,11 @@ class Augment:
             example[k] = np.flip(example[k], axis_img)
           for k in self.map_fields:
             example[k] = np.flip(example[k], axis_map)
+    if self.transpose and rng.random() < 0.5:
+      for k in self.image_fields:
+        example[k] = np.swapaxes(example[k], -3, -2)
+      for k in self.map_fields:
+        example[k] = np.swapaxes(example[k], -2, -1)
     example = {k: np.ascontiguousarray(v) for k, v in example.items()}
     if self.depth_scales:  # a 0-d array (np.ascontiguousarray would make it 1-d)
       example['depth_scale'] = np.asarray(self.depth_scales[rng.integers(len(self.depth_scales))], np.float32)

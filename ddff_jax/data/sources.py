@@ -1,6 +1,9 @@
 """The data a config's `data` section names: its typed description (`data_spec`) and its splits (`build_split`)."""
 from __future__ import annotations
 
+import dataclasses
+import os
+
 import jax
 import numpy as np
 
@@ -71,7 +74,7 @@ def random_focus_sets(num: int, size: int, focus_range_m, seed: int) -> np.ndarr
   return np.sort(1.0 / dioptres, axis=1).astype(np.float32)
 
 
-SOURCES = ('synthetic_lf', 'synthetic_thin_lens', 'ddff12scene')
+SOURCES = ('synthetic_lf', 'synthetic_thin_lens', 'hci_mix', 'ddff12scene')
 SPLITS = ('train', 'validation')
 _VALIDATION_SEED_OFFSET = 1_000_003  # disjoint seeds: validation scenes are never seen in training
 
@@ -89,6 +92,8 @@ def data_spec(data_config) -> FocalStackSpec:
   if source == 'ddff12scene':
     return FocalStackSpec('disparity', optics.DDFF_CAMERA.focal_stack_disparities(data_config.num_slices),
                           metrics.DDFF_DISPARITY_RANGE)
+  if source == 'hci_mix':
+    return FocalStackSpec('disparity', hci_focus_disparities(data_config), None)
   raise errors.UserError(f'unknown data source {source!r}; expected one of {SOURCES}.')
 
 
@@ -101,6 +106,8 @@ def build_split(data_config, seed: int, split: str):
   source = data_config.source
   if source == 'ddff12scene':
     return _tfds_split(data_config, split)
+  if source == 'hci_mix':
+    return _hci_mix_split(data_config, seed, split)
   seed = seed if split == 'train' else seed + _VALIDATION_SEED_OFFSET
   num = data_config.num_train if split == 'train' else data_config.num_val
   if source == 'synthetic_lf':
@@ -154,3 +161,88 @@ def _tfds_split(data_config, split: str) -> TFDSSource:
     raise errors.UserError(f'ddff12scene/{data_config.builder_config} holds {stored}-slice stacks, but the config '
                            f'asks for num_slices={data_config.num_slices}.')
   return source
+
+
+def hci_focus_disparities(data_config) -> np.ndarray:
+  """The stacks' focus disparities: `num_slices` evenly over `focus_range` (the DDFF supplement's −2.5 … 2.5 px)."""
+  lo, hi = data_config.focus_range
+  return np.linspace(lo, hi, data_config.num_slices).astype(np.float32)
+
+
+class LightFieldMix:
+  """Training examples from synthetic stacks (N, S, h, w, 3) and whole real scenes (S, H, W, 3), each real scene
+  appearing `real_repeats` times per epoch (the random crops differ). Examples are float32 [0, 1] with 'disparity'."""
+
+  def __init__(self, synthetic_stacks, synthetic_disparities, real_stacks, real_disparities, real_repeats: int):
+    self.synthetic = (synthetic_stacks, synthetic_disparities)
+    self.real = list(zip(real_stacks, real_disparities))
+    self.real_repeats = real_repeats if self.real else 0
+
+  def __len__(self):
+    return len(self.synthetic[0]) + len(self.real) * self.real_repeats
+
+  def __getitem__(self, index: int):
+    num_synthetic = len(self.synthetic[0])
+    if index < num_synthetic:
+      stack, disparity = self.synthetic[0][index], self.synthetic[1][index]
+    else:
+      stack, disparity = self.real[(index - num_synthetic) % len(self.real)]
+    return {'stack': np.asarray(stack, np.float32), 'disparity': np.asarray(disparity, np.float32)}
+
+
+def _real_scenes(data_config, names):
+  """The named HCI scenes (paths under `hci_root`) refocused to the config's focus disparities: stacks, GT."""
+  from ddff_jax.data import inputs
+  stacks, disparities = [], []
+  for name in names:
+    loaded = inputs.load_stack(os.path.join(data_config.hci_root, name), hci_focus_disparities(data_config))
+    if loaded.ground_truth is None:
+      raise errors.InputNotFound(f'HCI scene {name} has no gt_disp_lowres.pfm to train or validate on.')
+    stacks.append(loaded.stack)
+    disparities.append(loaded.ground_truth.astype(np.float32))
+  return stacks, disparities
+
+
+def natural_light_field_stacks(data_config, seed: int):
+  """The synthetic part of `hci_mix`: natural-texture light fields refocused to the config's stacks, cached in
+  `cache_dir` (when set) under a name that hashes everything they depend on."""
+  import hashlib
+  import json
+  from ddff_jax import files
+  from ddff_jax.data import natural
+  scene = natural.SceneConfig(size=data_config.render_size, num_layers=data_config.num_layers,
+                              disparity_range=tuple(data_config.disparity_range),
+                              max_noise=data_config.max_noise)
+  recipe = dict(scene=dataclasses.asdict(scene), seed=seed, num=data_config.num_synthetic,
+                focus=hci_focus_disparities(data_config).tolist(), textures=list(data_config.skimage_textures),
+                rgbd=bool(data_config.rgbd_root), num_textures=data_config.num_textures, version=2)
+  path = None
+  if data_config.get('cache_dir'):
+    digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    path = os.path.join(data_config.cache_dir, f'natural_lf_{digest}.npz')
+    if os.path.isfile(path):
+      with np.load(path) as cached:
+        return cached['stacks'], cached['disparities']
+  images = natural.texture_images(data_config.rgbd_root or None, tuple(data_config.skimage_textures))
+  bank = natural.texture_bank(images, data_config.num_textures, 128, seed)
+  stacks, disparities = natural.focal_stacks(data_config.num_synthetic, seed, bank, hci_focus_disparities(data_config),
+                                             scene)
+  if path:
+    files.save_npz(path, stacks=stacks, disparities=disparities)
+  return stacks, disparities
+
+
+def _hci_mix_split(data_config, seed: int, split: str):
+  """Training: natural-texture light fields plus the real scenes other than `held_out`; validation: the held-out
+  scene (or, with none held out, the training scenes themselves, which then measure fit, not generalisation)."""
+  held_out = tuple(s for s in data_config.held_out.split(',') if s) if data_config.held_out else ()
+  unknown = set(held_out) - set(data_config.scenes)
+  if unknown:
+    raise errors.UserError(f'held_out scenes {sorted(unknown)} are not among data.scenes {list(data_config.scenes)}.')
+  train_scenes = [s for s in data_config.scenes if s not in held_out]
+  if split == 'validation':
+    stacks, disparities = _real_scenes(data_config, held_out or train_scenes)
+    return ArraySource(stack=np.stack(stacks), disparity=np.stack(disparities))
+  real_stacks, real_disparities = _real_scenes(data_config, train_scenes)
+  stacks, disparities = natural_light_field_stacks(data_config, seed)
+  return LightFieldMix(stacks, disparities, real_stacks, real_disparities, data_config.real_repeats)
