@@ -161,3 +161,17 @@ def test_synthetic_planes_stay_inside_their_nearness_band():
   for i in range(60):
     _, t = synthetic.render_centre(synthetic.sample_scene(jax.random.PRNGKey(i), config), config)
     assert -1e-6 <= float(t.min()) and float(t.max()) <= 1 + 1e-6, i
+
+
+def test_camera_and_focus_distances_from_the_command_line():
+  from ddff_jax import errors
+  from ddff_jax.data import inputs
+  camera = inputs.parse_camera('focal_length_mm=2.9,f_number=1.0,pixel_pitch_um=5.6')
+  assert (camera.focal_length_m, camera.f_number, camera.pixel_pitch_m) == pytest.approx((2.9e-3, 1.0, 5.6e-6))
+  np.testing.assert_allclose(inputs.parse_focus_distances('0.1, 0.3,1.5'), [0.1, 0.3, 1.5], rtol=1e-6)
+  with pytest.raises(errors.UserError, match='lacks pixel_pitch_um'):
+    inputs.parse_camera('focal_length_mm=2.9,f_number=1.0')
+  with pytest.raises(errors.UserError, match="'aperture=2' is not one of them"):
+    inputs.parse_camera('focal_length_mm=2.9,aperture=2')
+  with pytest.raises(errors.UserError, match='positive metres'):
+    inputs.parse_focus_distances('0.1,-0.3')

@@ -120,3 +120,17 @@ def test_tiny_ddffnet_overfits_one_synthetic_stack():
   for _ in range(150):
     last = float(step(model, optimizer))
   assert last < first / 10
+
+
+def test_stack_contrast_normalisation_is_the_stated_numpy_computation():
+  import scipy.ndimage
+  from ddff_jax.models import layers
+  stack = np.random.default_rng(0).uniform(0, 1, (2, 5, 24, 20, 3)).astype(np.float64)
+  residual = stack - stack.mean(axis=1, keepdims=True)
+  energy = (residual ** 2).mean(axis=(1, 4))
+  local = np.stack([scipy.ndimage.gaussian_filter(e, layers.STACK_CONTRAST_SIGMA, mode='reflect') for e in energy])
+  expected = residual / np.sqrt(local + 1e-4)[:, None, :, :, None]
+  got = np.asarray(layers.normalize_stack(jnp.asarray(stack, jnp.float32), 'stack_contrast'))
+  np.testing.assert_allclose(got, expected, atol=2e-5)
+  np.testing.assert_array_equal(np.asarray(layers.normalize_stack(jnp.asarray(stack, jnp.float32), 'unit')),
+                                stack.astype(np.float32))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ddff_jax import checkpoints
+from ddff_jax import errors
 from conftest import build_once
 from train_tiny import tiny_config
 
@@ -281,6 +282,19 @@ def _check_ddfs_route(method, workdir, tmp_path) -> dict:
   depth = np.load(tmp_path / 'pred' / 'depth.npy')
   assert depth.shape == (32, 32) and 0.1 <= depth.min() and depth.max() <= 3.0  # soft-argmin over [0.1, 3] m
   assert (tmp_path / 'pred' / 'depth.png').is_file() and not (tmp_path / 'pred' / 'disparity.npy').exists()
+  # Another camera and other focus distances, as given on the command line, change what the cost volume sees.
+  from ddff_jax.data import inputs
+  phone = inputs.parse_camera('focal_length_mm=4.3,f_number=1.9,pixel_pitch_um=4.48')
+  predict.predict_one(method, tmp_path / 's3.npy', output_dir=str(tmp_path / 'pred_phone'),
+                      focus_distances_m=inputs.parse_focus_distances('0.15,0.5,2.0'), camera=phone)
+  other = np.load(tmp_path / 'pred_phone' / 'depth.npy')
+  assert other.shape == (32, 32) and np.all(np.isfinite(other)) and not np.allclose(other, depth)
+  with pytest.raises(errors.UserError, match='3 slices but 2 focus'):
+    predict.predict_one(method, tmp_path / 's3.npy', output_dir=str(tmp_path / 'x'),
+                        focus_distances_m=np.array([0.2, 0.5], np.float32))
+  with pytest.raises(errors.UserError, match='exceed the focal length'):
+    predict.predict_one(method, tmp_path / 's3.npy', output_dir=str(tmp_path / 'x'),
+                        focus_distances_m=np.array([0.002, 0.5, 1.0], np.float32))
   return reports
 
 

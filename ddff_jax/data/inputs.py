@@ -32,6 +32,39 @@ def parse_disparities(spec: str) -> np.ndarray:
   return values
 
 
+CAMERA_FIELDS = ('focal_length_mm', 'f_number', 'pixel_pitch_um')
+
+
+def parse_focus_distances(spec: str) -> np.ndarray:
+  """Focus distances (m) from a comma-separated list, one per slice, e.g. '0.1,0.3,1.5'."""
+  try:
+    values = np.array([float(v) for v in spec.split(',') if v.strip()], np.float32)
+  except ValueError as e:
+    raise errors.UserError(f'cannot parse focus distances {spec!r}: expected metres, e.g. 0.1,0.3,1.5.') from e
+  if values.size == 0 or np.any(~np.isfinite(values)) or np.any(values <= 0):
+    raise errors.UserError(f'focus distances must be positive metres, one per slice, got {spec!r}.')
+  return values
+
+
+def parse_camera(spec: str) -> optics.ThinLensCamera:
+  """A thin-lens camera from 'focal_length_mm=2.9,f_number=1.0,pixel_pitch_um=5.6' (all three fields)."""
+  fields = {}
+  for part in (p for p in spec.split(',') if p.strip()):
+    key, sep, value = part.partition('=')
+    key = key.strip()
+    if not sep or key not in CAMERA_FIELDS:
+      raise errors.UserError(f'--camera takes {"=…,".join(CAMERA_FIELDS)}=…; {part!r} is not one of them.')
+    try:
+      fields[key] = float(value)
+    except ValueError as e:
+      raise errors.UserError(f'--camera {key}={value!r} is not a number.') from e
+  missing = [k for k in CAMERA_FIELDS if k not in fields]
+  if missing:
+    raise errors.UserError(f'--camera lacks {", ".join(missing)} (expected {"=…,".join(CAMERA_FIELDS)}=…).')
+  return optics.ThinLensCamera(focal_length_m=fields['focal_length_mm'] * 1e-3, f_number=fields['f_number'],
+                               pixel_pitch_m=fields['pixel_pitch_um'] * 1e-6)
+
+
 def is_light_field(path) -> bool:
   path = os.fspath(path)
   if os.path.isdir(path):

@@ -111,6 +111,7 @@ class DDFFNet(nnx.Module):
     if stack.ndim != 5 or stack.shape[1] != self.num_slices or stack.shape[-1] != 3:
       raise errors.UserError(f'DDFFNet expects a focal stack (B, {self.num_slices}, H, W, 3), got shape {stack.shape}.')
     b, s, h, w, _ = stack.shape
+    stack = layers.normalize_stack(stack, self.normalization)
     padded, sizes = layers.pad_to_multiple(stack, 32, axes=(2, 3))
     maps = self.per_slice_maps(padded.reshape((b * s,) + padded.shape[2:]))  # slices share the weights
     maps = maps.reshape(b, s, *maps.shape[1:]).transpose(0, 2, 3, 1)  # (B, Hp, Wp, S)

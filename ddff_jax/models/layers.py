@@ -12,7 +12,9 @@ BN_EPSILON = 1e-3
 BN_MOMENTUM = 0.99  # TensorFlow's default decay, as in the original DDFF model
 
 # Input normalisations a model can be trained with; stored with the model so that train and eval agree.
-NORMALIZATIONS = ('unit', 'raw255', 'imagenet')
+# 'stack_contrast' works on the whole stack (`normalize_stack`), the others on each image.
+NORMALIZATIONS = ('unit', 'raw255', 'imagenet', 'stack_contrast')
+STACK_CONTRAST_SIGMA = 4.0  # px: the neighbourhood whose residual energy normalises each pixel
 _IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
@@ -26,7 +28,26 @@ def normalize_input(images, normalization: str):
     return images * 255.0
   if normalization == 'imagenet':
     return (images - _IMAGENET_MEAN) / _IMAGENET_STD
+  if normalization == 'stack_contrast':
+    return images  # normalised as a stack by `normalize_stack`
   raise errors.UserError(f'normalization must be one of {NORMALIZATIONS}, got {normalization!r}.')
+
+
+def normalize_stack(stack, normalization: str):
+  """Stack-level input normalisation, before the slices are folded into the batch. stack (B, S, H, W, C).
+
+  'stack_contrast': each slice minus the stack's mean image, divided by the local RMS of those residuals over all
+  slices (Gaussian neighbourhood of STACK_CONTRAST_SIGMA px). A slice-wise network then sees how much sharper
+  each slice is than the others, independent of the texture's contrast — the cross-slice context that a shared
+  per-slice encoder with a linear scorer over slices otherwise lacks. Other normalisations: the stack as is.
+  """
+  if normalization != 'stack_contrast':
+    return stack
+  from ddff_jax.optics import gaussian_filter
+  residual = stack - jnp.mean(stack, axis=1, keepdims=True)
+  energy = jnp.mean(residual * residual, axis=(1, 4))  # (B, H, W)
+  local = gaussian_filter(energy, STACK_CONTRAST_SIGMA)
+  return residual / jnp.sqrt(local + 1e-4)[:, None, :, :, None]
 
 
 def pad_to_multiple(x, multiple: int = 32, axes=(-3, -2)):

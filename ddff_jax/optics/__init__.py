@@ -10,4 +10,5 @@ from ddff_jax.optics.psf import (disk_otf, disk_psf, disk_support, gaussian_otf,
                                  symmetric_psf_otf)
 from ddff_jax.optics.refocusing import all_in_focus, centre_view, refocus, to_uint8, to_unit_float
 from ddff_jax.optics.render import render_defocus, render_focal_stack
+from ddff_jax.optics.registration import register_stack
 from ddff_jax.optics.deconvolution import laplacian_otf, wiener, wiener_deconvolve_spectrum, wiener_filter

@@ -1,0 +1,41 @@
+"""Real RGB-D scenes (`data.rgbd`): the reader, disparity → metric depth, and hole filling."""
+import numpy as np
+import pytest
+
+from ddff_jax import errors
+from ddff_jax.data import rgbd
+from conftest import SHARED_DATA
+
+
+def test_reads_a_real_scene_with_its_unknown_pixels():
+  folder = SHARED_DATA / 'rgbd' / 'teddy'
+  if not (folder / 'image.png').is_file():
+    pytest.skip(f'RGB-D scene not found at {folder} (set DDFF_SHARED_DATA to the shared data folder)')
+  scene = rgbd.read_rgbd_scene(folder)
+  assert scene.image.shape == (375, 450, 3) and scene.image.dtype == np.uint8
+  assert scene.disparity.shape == (375, 450)
+  assert scene.valid.mean() == pytest.approx(scene.info['valid_fraction'], abs=1e-6)
+  lo, hi = scene.info['disparity_range_px']
+  assert np.nanmin(scene.disparity) == pytest.approx(lo) and np.nanmax(scene.disparity) == pytest.approx(hi)
+
+
+def test_inverse_depth_is_affine_in_disparity_between_the_chosen_ends():
+  disparity = np.array([[10.0, 12.5, np.nan], [20.0, 40.0, 30.0]], np.float32)
+  depth = rgbd.depth_from_disparity(disparity, (0.5, 4.0))
+  assert np.isnan(depth[0, 2])
+  assert depth[0, 0] == pytest.approx(4.0) and depth[1, 1] == pytest.approx(0.5)
+  known = np.isfinite(disparity)
+  slope, intercept = np.polyfit(disparity[known], 1.0 / depth[known], 1)
+  np.testing.assert_allclose(1.0 / depth[known], slope * disparity[known] + intercept, rtol=1e-6)
+  with pytest.raises(errors.UserError, match='0 < near < far'):
+    rgbd.depth_from_disparity(disparity, (2.0, 1.0))
+
+
+def test_unknown_pixels_take_the_nearest_known_depth():
+  depth = np.array([[1.0, np.nan, np.nan, 4.0]], np.float32)
+  np.testing.assert_array_equal(rgbd.fill_unknown(depth), [[1.0, 1.0, 4.0, 4.0]])
+
+
+def test_a_folder_without_the_files_is_named(tmp_path):
+  with pytest.raises(errors.InputNotFound, match='lacks image.png'):
+    rgbd.read_rgbd_scene(tmp_path)
