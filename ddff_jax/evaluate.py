@@ -7,6 +7,9 @@ Datasets:
   h5:<trainval.h5>   the validation split of the published DDFF file (DDFF 12-Scene protocol)
   hci:<folder>       an HCI light-field scene, refocused to --disparities (default: the model's own focus
                      disparities, or linspace:-2.5,2.5,10); signed disparities, so metrics over every pixel
+  rgbd[:<camera>:<focus set>]
+                     the real RGB-D scenes rendered with a thin-lens camera at a focus set
+                     (`configs/rgbd_render.py`), metric depth with the DDFS metrics
 Disparity protocol: reflect-pad to multiples of 32, predict, crop back (inside the model); clip the ground truth to
 the data's valid range; metrics per image, then averaged. Writes metrics.json (means and per image), metrics.csv
 (per image), for disparity data badpix_curve.png, and colour-mapped prediction/ground-truth/error panels.
@@ -28,7 +31,8 @@ HCI_DEFAULT_DISPARITIES = 'linspace:-2.5,2.5,10'
 def define_flags():
   from absl import flags
   cli.define_method_flags()
-  flags.DEFINE_string('dataset', 'synthetic', "'synthetic', 'h5:<path>' or 'hci:<folder>'.")
+  flags.DEFINE_string('dataset', 'synthetic', "'synthetic', 'h5:<path>', 'hci:<folder>' or "
+                      "'rgbd[:<camera>:<focus set>]'.")
   flags.DEFINE_string('disparities', None, 'Focus disparities for light-field inputs.')
   flags.DEFINE_string('output_dir', None, 'Where results go (default: <workdir>/eval or runs/eval_<method>).')
   flags.DEFINE_integer('num_panels', 4, 'How many prediction panels to draw.')
@@ -79,7 +83,15 @@ def open_dataset(name: str, workdir: str | None = None, disparities=None) -> Dat
       raise errors.InputNotFound(f'{name[4:]} has no gt_disp_lowres.pfm ground truth to evaluate against.')
     spec = FocalStackSpec('disparity', loaded.focus, None)
     return Dataset(name, spec, 1, iter([(loaded.stack, loaded.focus, loaded.ground_truth)]))
-  raise errors.UserError(f"--dataset must be 'synthetic', 'h5:<path>' or 'hci:<folder>', got {name!r}.")
+  if name == 'rgbd' or name.startswith('rgbd:'):
+    from ddff_jax.configs import rgbd_render
+    data = rgbd_render.get_config(name[5:] or None).data
+    spec = sources.data_spec(data)
+    stacks, depths = sources.rgbd_render_arrays(data)
+    examples = ((stack, spec.focus_array, depth) for stack, depth in zip(stacks, depths))
+    return Dataset(f'{name} (RGB-D renders)', spec, len(stacks), examples)
+  raise errors.UserError(f"--dataset must be 'synthetic', 'h5:<path>', 'hci:<folder>' or "
+                         f"'rgbd[:<camera>:<focus set>]', got {name!r}.")
 
 
 def evaluate(method, dataset: Dataset, output_dir: str, num_panels: int = 4, reference_compat: bool = False,

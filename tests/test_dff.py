@@ -78,3 +78,19 @@ def test_dff_bad_input():
     optics.focus_measure(np.zeros((3, 8, 8)), 'tenengrad')
   with pytest.raises(ValueError, match='odd'):
     optics.focus_measure(np.zeros((3, 8, 8)), 'local_variance', window=4)
+
+
+def test_all_in_focus_takes_each_region_from_its_sharp_slice():
+  import scipy.ndimage
+  from ddff_jax import optics
+  sharp = np.random.default_rng(0).uniform(0, 1, (48, 48, 3)).astype(np.float32)
+  blurred = scipy.ndimage.gaussian_filter(sharp, (2.5, 2.5, 0))
+  stack = np.stack([blurred.copy() for _ in range(3)])
+  regions = [(slice(0, 16), slice(None)), (slice(16, 32), slice(None)), (slice(32, 48), slice(None))]
+  for k, region in enumerate(regions):  # slice k is sharp in band k only
+    stack[k][region] = sharp[region]
+  aif = np.asarray(optics.all_in_focus_from_stack(stack))
+  inner = (slice(6, 42), slice(6, 42))
+  inside_bands = np.ones((48, 48), bool)
+  inside_bands[12:20] = inside_bands[28:36] = False  # band borders mix slices within the focus window
+  np.testing.assert_array_equal(aif[inner][inside_bands[inner]], sharp[inner][inside_bands[inner]])

@@ -39,3 +39,26 @@ def test_unknown_pixels_take_the_nearest_known_depth():
 def test_a_folder_without_the_files_is_named(tmp_path):
   with pytest.raises(errors.InputNotFound, match='lacks image.png'):
     rgbd.read_rgbd_scene(tmp_path)
+
+
+def test_rendered_rgbd_scenes_carry_metric_depth_and_unknown_pixels_as_zero():
+  from ddff_jax.configs import rgbd_render
+  from ddff_jax.data import sources
+  folder = SHARED_DATA / 'rgbd' / 'teddy'
+  if not (folder / 'image.png').is_file():
+    pytest.skip(f'RGB-D scene not found at {folder} (set DDFF_SHARED_DATA to the shared data folder)')
+  data = rgbd_render.get_config('phone:unseen').data
+  data.update(rgbd_root=str(SHARED_DATA / 'rgbd'), scenes=('teddy',), size=64)
+  spec = sources.data_spec(data)
+  assert spec.target == 'depth' and spec.focus == pytest.approx((0.15, 0.7, 2.0))
+  assert spec.camera.focal_length_m == pytest.approx(4.3e-3) and spec.camera.f_number == 1.9
+  split = sources.build_split(data, 0, 'validation')
+  stack, depth = split[0]['stack'], split[0]['depth']
+  assert stack.shape == (3, 64, 64, 3) and depth.shape == (64, 64)
+  known = depth > 0
+  assert 0.8 < known.mean() < 1.0  # teddy: 98 % known
+  assert depth[known].min() == pytest.approx(0.1, rel=0.05) and depth[known].max() == pytest.approx(3.0, rel=0.05)
+  # The slices differ (each focuses elsewhere) and stay images.
+  assert 0.0 <= stack.min() and stack.max() <= 1.0 and np.abs(stack[0] - stack[2]).mean() > 1e-3
+  with pytest.raises(errors.UserError, match='camera one of'):
+    rgbd_render.get_config('holga:train')

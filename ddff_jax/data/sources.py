@@ -74,7 +74,7 @@ def random_focus_sets(num: int, size: int, focus_range_m, seed: int) -> np.ndarr
   return np.sort(1.0 / dioptres, axis=1).astype(np.float32)
 
 
-SOURCES = ('synthetic_lf', 'synthetic_thin_lens', 'hci_mix', 'ddff12scene')
+SOURCES = ('synthetic_lf', 'synthetic_thin_lens', 'hci_mix', 'rgbd_render', 'ddff12scene')
 SPLITS = ('train', 'validation')
 _VALIDATION_SEED_OFFSET = 1_000_003  # disjoint seeds: validation scenes are never seen in training
 
@@ -94,6 +94,9 @@ def data_spec(data_config) -> FocalStackSpec:
                           metrics.DDFF_DISPARITY_RANGE)
   if source == 'hci_mix':
     return FocalStackSpec('disparity', hci_focus_disparities(data_config), None)
+  if source == 'rgbd_render':
+    return FocalStackSpec('depth', data_config.focus_distances_m, tuple(data_config.depth_range_m),
+                          thin_lens_camera(data_config.camera))
   raise errors.UserError(f'unknown data source {source!r}; expected one of {SOURCES}.')
 
 
@@ -108,6 +111,9 @@ def build_split(data_config, seed: int, split: str):
     return _tfds_split(data_config, split)
   if source == 'hci_mix':
     return _hci_mix_split(data_config, seed, split)
+  if source == 'rgbd_render':  # an evaluation set: both splits are the rendered scenes
+    stacks, depths = rgbd_render_arrays(data_config)
+    return ArraySource(stack=stacks, depth=depths)
   seed = seed if split == 'train' else seed + _VALIDATION_SEED_OFFSET
   num = data_config.num_train if split == 'train' else data_config.num_val
   if source == 'synthetic_lf':
@@ -246,3 +252,31 @@ def _hci_mix_split(data_config, seed: int, split: str):
   real_stacks, real_disparities = _real_scenes(data_config, train_scenes)
   stacks, disparities = natural_light_field_stacks(data_config, seed)
   return LightFieldMix(stacks, disparities, real_stacks, real_disparities, data_config.real_repeats)
+
+
+def rgbd_render_arrays(data_config):
+  """The real RGB-D scenes of `data_config.scenes` under `rgbd_root`, defocused with the thin-lens renderer: each
+  centre-cropped to a square and resized to `size` px, its disparity mapped to metric depth over `depth_range_m`
+  (inverse depth affine in disparity), rendered with `camera` at `focus_distances_m` (unknown pixels take their
+  nearest known depth for rendering). -> stacks (N, K, size, size, 3) float32, depth (N, size, size) with 0 where
+  the ground truth is unknown."""
+  import jax.numpy as jnp
+  from ddff_jax.data import rgbd
+  camera = thin_lens_camera(data_config.camera)
+  size = data_config.size
+  stacks, depths = [], []
+  for name in data_config.scenes:
+    scene = rgbd.read_rgbd_scene(os.path.join(data_config.rgbd_root, name))
+    h, w = scene.disparity.shape
+    side = min(h, w)
+    y, x = (h - side) // 2, (w - side) // 2
+    image = optics.to_unit_float(scene.image[y:y + side, x:x + side])
+    image = np.asarray(jax.image.resize(jnp.asarray(image), (size, size, 3), 'linear', antialias=True))
+    rows = (np.arange(size) * side / size + side / (2 * size)).astype(int)  # nearest samples keep NaN = unknown
+    disparity = scene.disparity[y:y + side, x:x + side][np.ix_(rows, rows)]
+    depth = rgbd.depth_from_disparity(disparity, data_config.depth_range_m)
+    stack = optics.render_focal_stack(image, rgbd.fill_unknown(depth), camera, data_config.focus_distances_m,
+                                      max_radius_px=data_config.max_radius_px)
+    stacks.append(np.clip(np.asarray(stack, np.float32), 0.0, 1.0))
+    depths.append(np.nan_to_num(depth, nan=0.0))
+  return np.stack(stacks), np.stack(depths)

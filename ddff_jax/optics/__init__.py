@@ -4,7 +4,8 @@ from ddff_jax.optics.camera import (DDFF_CAMERA, DEFOCUSNET_CAMERA, DEFOCUSNET_F
                                     NYU_FOCUS_DISTANCES_M, LightFieldCamera, ThinLensCamera)
 from ddff_jax.optics.cost_volume import (DDFS_TANH_SCALE, ddfs_depth_hypotheses, defocus_cost_volume,
                                          normalize_cost_volume)
-from ddff_jax.optics.dff import FOCUS_MEASURES, best_focus_index, depth_from_focus, focus_measure, index_to_value
+from ddff_jax.optics.dff import (FOCUS_MEASURES, all_in_focus_from_stack, best_focus_index, depth_from_focus,
+                              focus_measure, index_to_value)
 from ddff_jax.optics.filters import box_filter, correlate1d, gaussian_filter, gaussian_kernel1d
 from ddff_jax.optics.psf import (disk_otf, disk_psf, disk_support, gaussian_otf, gaussian_psf, psf_to_otf,
                                  symmetric_psf_otf)

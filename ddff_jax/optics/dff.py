@@ -113,3 +113,16 @@ def depth_from_focus(stack, slice_values, *, measure: str = 'modified_laplacian'
     raise errors.UserError(f'stack has {stack.shape[0]} slices but {values.shape[0]} slice values were given.')
   index = best_focus_index(focus_measure(stack, measure, window), refine, temperature)
   return index_to_value(index, values)
+
+
+def all_in_focus_from_stack(stack, *, measure: str = 'modified_laplacian', window: int = 9) -> jax.Array:
+  """The all-in-focus image of a focal stack: each pixel taken from the slice where it is sharpest.
+
+  stack: (S, H, W, C) or (S, H, W), aligned slices (`optics.register_stack` for a real lens). Returns (H, W, C) or
+  (H, W) float in [0, 1].
+  """
+  _validate.check_rank(stack, (3, 4), 'stack', '(S, H, W, C) or (S, H, W)')
+  images = _validate.as_float_image(stack, 'stack')
+  sharpest = jnp.argmax(focus_measure(images, measure, window), axis=0)  # (H, W)
+  index = sharpest[None, :, :, None] if images.ndim == 4 else sharpest[None]
+  return jnp.take_along_axis(images, index, axis=0)[0]
