@@ -46,8 +46,14 @@ def check_config(config) -> None:
 
 def make_optimizer(train_config, steps_per_epoch: int):
   import optax
-  decay_steps = max(1, int(train_config.lr_decay_epochs * steps_per_epoch))
-  schedule = optax.exponential_decay(train_config.learning_rate, decay_steps, train_config.lr_decay, staircase=True)
+  kind = train_config.get('schedule', 'staircase')
+  if kind == 'cosine':  # to zero at the last step: the final model is not caught mid-oscillation
+    schedule = optax.cosine_decay_schedule(train_config.learning_rate, train_config.num_steps)
+  elif kind == 'staircase':  # the paper's: × lr_decay every lr_decay_epochs
+    decay_steps = max(1, int(train_config.lr_decay_epochs * steps_per_epoch))
+    schedule = optax.exponential_decay(train_config.learning_rate, decay_steps, train_config.lr_decay, staircase=True)
+  else:
+    raise errors.UserError(f"train.schedule must be 'staircase' or 'cosine', got {kind!r}.")
   parts = [optax.clip_by_global_norm(train_config.grad_clip)] if train_config.grad_clip else []
   if train_config.weight_decay:
     parts.append(optax.add_decayed_weights(train_config.weight_decay))  # L2 on the loss, as the paper

@@ -82,3 +82,20 @@ def test_hci_config_selects_the_papers_variants():
   c = hci.get_config('cc1-bilinear')
   assert tuple(c.model.skips) == ('cc1',) and c.model.upsample == 'bilinear'
   assert c.data.source == 'hci_mix' and c.data.num_slices == c.model.num_slices == 10
+
+
+def test_learning_rate_schedules():
+  from ddff_jax import errors, train
+  from ddff_jax.configs import hci
+  c = hci.get_config().train
+  _, schedule = train.make_optimizer(c, steps_per_epoch=300)
+  assert float(schedule(0)) == pytest.approx(c.learning_rate)
+  assert float(schedule(c.num_steps // 2)) == pytest.approx(c.learning_rate / 2, rel=1e-4)  # (1 + cos π/2) / 2
+  assert float(schedule(c.num_steps)) == pytest.approx(0.0, abs=1e-9)
+  c.schedule = 'staircase'  # × lr_decay every lr_decay_epochs epochs
+  _, schedule = train.make_optimizer(c, steps_per_epoch=300)
+  assert float(schedule(4 * 300 - 1)) == pytest.approx(c.learning_rate)
+  assert float(schedule(4 * 300)) == pytest.approx(c.learning_rate * c.lr_decay)
+  c.schedule = 'linear'
+  with pytest.raises(errors.UserError, match="'staircase' or 'cosine'"):
+    train.make_optimizer(c, steps_per_epoch=300)

@@ -41,8 +41,8 @@ def get_config(variant: str | None = None):
       max_noise=0.02, cache_dir=os.path.join('runs', 'cache'),
       crop=(64, 64), flip=True, transpose=True))
   c.train = ml_collections.ConfigDict(dict(
-      batch_size=4, num_steps=2000, optimizer='adam', learning_rate=1e-3, momentum=0.9, weight_decay=0.0,
-      lr_decay=0.5, lr_decay_epochs=4, grad_clip=5.0, init_weights=''))
+      batch_size=4, num_steps=1800, optimizer='adam', learning_rate=1e-3, schedule='cosine', momentum=0.9,
+      weight_decay=0.0, lr_decay=0.5, lr_decay_epochs=4, grad_clip=5.0, init_weights=''))
   c.log_every = 20
   c.eval_every = 200
   c.checkpoint_every = 100
