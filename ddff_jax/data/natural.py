@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ddff_jax import errors
+from ddff_jax.data import synthetic
 
 # skimage.data photographs bundled with scikit-image (no download): natural scenes, materials, microscopy.
 SKIMAGE_TEXTURES = ('astronaut', 'camera', 'coffee', 'chelsea', 'rocket', 'coins', 'moon', 'brick', 'grass', 'gravel',
@@ -183,15 +184,6 @@ def _bilinear_mirrored(patches, y, x):
           + wy * ((1 - wx) * at(y0 + 1, x0) + wx * at(y0 + 1, x0 + 1)))
 
 
-def _composite(colour, alpha):
-  """Layers far (0) to near (L − 1) composited with 'over': (L, H, W, 3), (L, H, W) -> (H, W, 3)."""
-  def over(acc, layer):
-    c, a = layer
-    return acc * (1.0 - a[..., None]) + c * a[..., None], None
-  out, _ = jax.lax.scan(over, jnp.zeros_like(colour[0]), (colour, alpha))
-  return out
-
-
 def render_scene(scene, bank, config: SceneConfig, noise_key=None):
   """The light field (U, V, H, W, 3) uint8 of given scene parameters (as `sample_scene` draws them) and its
   centre-view disparity (H, W) float32 (px). Without `noise_key` the views are noise-free."""
@@ -207,7 +199,7 @@ def render_scene(scene, bank, config: SceneConfig, noise_key=None):
     q = p
     for _ in range(4):  # q = p + o·d(q) by fixed-point steps from q = p, each shrinking the error by |o·∇d|
       q = p + offset * _to_disparity(scene, _nearness(scene, q, size))[..., None]
-    image = _composite(_colour(scene, bank, q), _coverage(scene, q)) * scene['gain']
+    image = synthetic.composite(_colour(scene, bank, q), _coverage(scene, q)) * scene['gain']
     if noise_key is not None:
       image = image + scene['noise'] * jax.random.normal(vkey, image.shape)
     return jnp.clip(jnp.round(image * 255.0), 0, 255).astype(jnp.uint8)

@@ -93,7 +93,7 @@ def _layer_fields(scene, y, x, height: int, width: int):
   return t, colour, alpha
 
 
-def _composite(colour, alpha):
+def composite(colour, alpha):
   """Front-to-back 'over' of layers ordered far (0) to near (L−1): (L, ..., 3), (L, ...) -> (..., 3)."""
   def over(acc, layer):
     c, a = layer
@@ -114,7 +114,7 @@ def render_centre(scene, config: SceneConfig):
   y, x = jnp.meshgrid(jnp.arange(config.height, dtype=jnp.float32), jnp.arange(config.width, dtype=jnp.float32),
                       indexing='ij')
   t, colour, alpha = _layer_fields(scene, y, x, config.height, config.width)
-  return _composite(colour, alpha), _front_nearness(t, alpha)
+  return composite(colour, alpha), _front_nearness(t, alpha)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
@@ -135,7 +135,7 @@ def render_light_field(scene, config: SceneConfig, grid: int = 9, disparity_rang
   def view(offset):  # each layer moves by its own disparity between views
     _, colour, alpha = _layer_fields(scene, y + offset[0] * disp_layers, x + offset[1] * disp_layers,
                                      config.height, config.width)
-    return _composite(colour, alpha)
+    return composite(colour, alpha)
 
   lf = jax.lax.map(view, view_offsets).reshape(grid, grid, config.height, config.width, 3)
   _, _, alpha0 = _layer_fields(scene, y, x, config.height, config.width)
