@@ -4,8 +4,8 @@ A benchmark module defines `CONTENDERS: dict[name, callable(args) -> (setup_fn, 
 until its result is ready. Timing = min over repeats after one warm-up (compilation excluded, reported apart).
 Peak memory = the process's peak RSS growth over the RSS right after the inputs were built. CPU seconds = the
 process's CPU time in that fastest run: CPU / wall says how many cores the contender kept busy.
-A module may also name `paired` contenders (kernel, floor, ...): they then run again in one process, alternately, and
-their ratios are taken from that run too. Separate processes run minutes apart on a shared machine, and a ratio of their
+A module may also name `paired` contenders (kernel, floor, ...), or several such groups: each group then runs again in
+one process, alternately, and its ratios are taken from that run too. Separate processes run minutes apart on a shared machine, and a ratio of their
 minimums moves with whatever else the machine was doing (1.04–2.11 for the same code here); alternating in one
 process exposes both to the same conditions.
 """
@@ -82,28 +82,40 @@ def parent(module: str, contenders, args, argv) -> dict:
   return results
 
 
-def main(module: str, contenders, add_arguments, report, paired: tuple[str, ...] | None = None) -> None:
+def main(module: str, contenders, add_arguments, report, paired=None, paired_rounds: int = 15) -> None:
+  """paired: None, a tuple of contender names, or a tuple of such tuples (groups alternated separately)."""
+  groups = () if not paired else ((paired,) if isinstance(paired[0], str) else tuple(paired))
   parser = argparse.ArgumentParser(prog=f'python -m {module}')
   parser.add_argument('--child', help=argparse.SUPPRESS)
-  parser.add_argument('--paired-child', action='store_true', help=argparse.SUPPRESS)
-  parser.add_argument('--paired-rounds', type=int, default=15,
-                      help=f'alternating runs of {" and ".join(paired)} in one process' if paired else argparse.SUPPRESS)
+  parser.add_argument('--paired-child', type=int, help=argparse.SUPPRESS)
+  parser.add_argument('--paired-rounds', type=int, default=paired_rounds,
+                      help='alternating runs of each paired group in one process' if groups else argparse.SUPPRESS)
+  parser.add_argument('--only', default='', help='comma-separated contenders to run (default: all)')
   add_arguments(parser)
   args, _ = parser.parse_known_args()
-  if args.paired_rounds < 1:
-    parser.error(f'--paired-rounds must be >= 1, got {args.paired_rounds}.')
+  if args.paired_rounds < 0:
+    parser.error(f'--paired-rounds must be >= 0, got {args.paired_rounds}.')
+  if args.only:
+    unknown = set(args.only.split(',')) - set(contenders)
+    if unknown:
+      parser.error(f'--only: unknown contenders {sorted(unknown)}; expected some of {sorted(contenders)}.')
+    contenders = {k: v for k, v in contenders.items() if k in args.only.split(',')}
+  groups = tuple(g for g in groups if set(g) <= set(contenders))
   if args.child:
     child(contenders, args.child, args)
     return
-  if args.paired_child:
-    paired_child(contenders, paired, args)
+  if args.paired_child is not None:
+    paired_child(contenders, groups[args.paired_child], args)
     return
   argv = [a for a in sys.argv[1:]]
   import platform
   print(f'{module}: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU(s)')
   results = parent(module, contenders, args, argv)
-  if paired:
-    results['paired'] = _run_child(module, ['--paired-child'], argv)
-    times = ', '.join(f'{name} {results["paired"][name]:.4f} s' for name in paired)
-    print(f'  alternating in one process ({args.paired_rounds} rounds): {times}', flush=True)
+  if args.paired_rounds:
+    results['paired'] = {}
+    for i, group in enumerate(groups):
+      times = _run_child(module, ['--paired-child', str(i)], argv)
+      results['paired'].update(times)
+      print(f'  alternating in one process ({args.paired_rounds} rounds): '
+            + ', '.join(f'{name} {times[name]:.4f} s' for name in group), flush=True)
   report(results, args)

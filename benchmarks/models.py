@@ -1,23 +1,126 @@
-"""Forward pass of the full-width networks on CPU (jit-compiled, eval mode): time and peak memory.
+"""DDFFNet-CC3 (full width) against the same network written plainly in PyTorch, and the DDFS forward pass, on CPU.
 
-  ddffnet_cc3  DDFFNet-CC3 (UpConv) on one 10×384×576 focal stack (the DDFF test size after padding)
-  ddfs         DDFSNet on a 64-hypothesis 256×256 cost volume + image
-Run: python -m benchmarks.models [--repeats 2]
+  ddffnet_cc3_forward     ddff_jax, eval forward of one 1×10×384×576 stack (the DDFF test size after padding)
+  torch_cc3_forward       benchmarks/torch_ddffnet.py, the same (torch.inference_mode)
+  ddffnet_cc3_train_step  ddff_jax, one step of the paper's training (configs/ddffnet.py: SGD momentum 0.9, L2 5e-4,
+                          clip 5, MSE) on a 2×10×224×224 batch: the step `python -m ddff_jax.train` runs
+  torch_cc3_train_step    the same step in PyTorch
+  ddfs                    DDFSNet on a 64-hypothesis 256×256 cost volume + image
+The JAX and PyTorch contenders also run alternately in one process (`--paired-rounds`, 2 by default), and their
+ratios are taken from that run: separate processes minutes apart meet different loads on a shared machine.
+Parameter counts are asserted equal. PyTorch is the optional `bench` extra (pip install -e ".[bench]"); without it
+the PyTorch contenders are skipped with a message.
+Run: python -m benchmarks.models [--repeats 2] [--dtype bfloat16] [--forward-size 384x576] [--train-size 224x224]
 """
+import importlib.util
+
 from benchmarks import _harness
 
 MODULE = 'benchmarks.models'
+SLICES = 10
+HAVE_TORCH = importlib.util.find_spec('torch') is not None
 
 
-def ddffnet_cc3(args):
+def _size(text: str) -> tuple[int, int]:
+  h, _, w = text.partition('x')
+  return int(h), int(w)
+
+
+def _paper_config(args):
+  from ddff_jax.configs import ddffnet
+  config = ddffnet.get_config()
+  config.model.dtype = args.dtype
+  return config
+
+
+def _inputs(batch: int, size, seed: int = 0):
+  """Seeded stack (B, S, H, W, 3) in [0, 1] and disparity (B, H, W) within the DDFF range, as NumPy."""
+  import numpy as np
+  rng = np.random.default_rng(seed)
+  stack = rng.random((batch, SLICES) + size + (3,), dtype=np.float32)
+  disparity = rng.uniform(0.03, 0.27, (batch,) + size).astype(np.float32)
+  return stack, disparity
+
+
+def ddffnet_cc3_forward(args):
   import jax
   from flax import nnx
-  from ddff_jax.models.ddffnet import DDFFNet
-  model = DDFFNet(10, rngs=nnx.Rngs(0))
+  from ddff_jax.models.registry import build_model
+  model = nnx.jit(lambda: build_model(_paper_config(args).model))()
   model.eval()
-  stack = jax.random.uniform(jax.random.PRNGKey(0), (1, 10, 384, 576, 3))
+  stack = jax.numpy.asarray(_inputs(1, _size(args.forward_size))[0])
   forward = nnx.jit(lambda m, x: m(x))
-  return (lambda: jax.block_until_ready(forward(model, stack))), args.repeats, '1×10×384×576×3'
+  return (lambda: jax.block_until_ready(forward(model, stack))), args.repeats, f'1×{SLICES}×{args.forward_size}'
+
+
+def ddffnet_cc3_train_step(args):
+  import jax
+  from flax import nnx
+  from ddff_jax import metrics, tasks, train
+  from ddff_jax.data.spec import FocalStackSpec
+  from ddff_jax.models.registry import build_model
+  config = _paper_config(args)
+  config.train.batch_size = 2
+  tx, _ = train.make_optimizer(config.train, steps_per_epoch=1000)
+
+  def create():
+    model = build_model(config.model)
+    return {'model': model, 'optimizer': nnx.Optimizer(model, tx, wrt=nnx.Param)}
+
+  graphdef, _ = nnx.split(nnx.eval_shape(create))
+  state = [jax.jit(lambda: nnx.state(create()))()]
+  task = tasks.build_task(FocalStackSpec('disparity', [0.0] * SLICES, metrics.DDFF_DISPARITY_RANGE))
+  step = train.make_train_step(graphdef, task)
+  stack, disparity = _inputs(2, _size(args.train_size))
+  batch = {'stack': jax.numpy.asarray(stack), 'disparity': jax.numpy.asarray(disparity)}
+
+  def run():
+    state[0], stats = step(state[0], batch)
+    jax.block_until_ready(stats)
+
+  return run, args.repeats, f'2×{SLICES}×{args.train_size}, SGD'
+
+
+def _torch_model(train: bool):
+  import torch
+  from benchmarks.torch_ddffnet import DDFFNetCC3
+  torch.manual_seed(0)
+  model = DDFFNetCC3(SLICES)
+  return model.train() if train else model.eval()
+
+
+def _to_torch(stack):
+  import torch
+  return torch.from_numpy(stack).permute(0, 1, 4, 2, 3).contiguous()  # (B, S, 3, H, W)
+
+
+def torch_cc3_forward(args):
+  import torch
+  model = _torch_model(train=False)
+  stack = _to_torch(_inputs(1, _size(args.forward_size))[0])
+
+  def run():
+    with torch.inference_mode():
+      return model(stack * 255.0)  # the paper config's raw 0-255 input, as the JAX model scales inside
+
+  return run, args.repeats, f'1×{SLICES}×{args.forward_size}, {torch.get_num_threads()} threads'
+
+
+def torch_cc3_train_step(args):
+  import torch
+  model = _torch_model(train=True)
+  optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
+  stack, disparity = _inputs(2, _size(args.train_size))
+  stack, disparity = _to_torch(stack), torch.from_numpy(disparity)
+
+  def run():
+    optimizer.zero_grad(set_to_none=True)
+    loss = torch.mean((model(stack * 255.0) - disparity) ** 2)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optimizer.step()
+
+  return run, args.repeats, f'2×{SLICES}×{args.train_size}, SGD'
 
 
 def ddfs(args):
@@ -34,17 +137,54 @@ def ddfs(args):
   return (lambda: jax.block_until_ready(forward(model, image, cost))), args.repeats, '1×256×256, D = 64'
 
 
-CONTENDERS = {'ddffnet_cc3': ddffnet_cc3, 'ddfs': ddfs}
+PAIRS = (('ddffnet_cc3_forward', 'torch_cc3_forward'), ('ddffnet_cc3_train_step', 'torch_cc3_train_step'))
+CONTENDERS = {'ddffnet_cc3_forward': ddffnet_cc3_forward, 'ddffnet_cc3_train_step': ddffnet_cc3_train_step,
+              'ddfs': ddfs}
+if HAVE_TORCH:
+  CONTENDERS.update(torch_cc3_forward=torch_cc3_forward, torch_cc3_train_step=torch_cc3_train_step)
+
+
+def parameter_counts() -> tuple[int, int]:
+  """(ddff_jax, PyTorch) trainable parameters of DDFFNet-CC3 at full width."""
+  import jax
+  import numpy as np
+  from flax import nnx
+  from ddff_jax.configs import ddffnet
+  from ddff_jax.models.registry import build_model
+  from benchmarks.torch_ddffnet import parameter_count
+  model = nnx.eval_shape(lambda: build_model(ddffnet.get_config().model))
+  ours = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+  return ours, parameter_count(_torch_model(train=False))
 
 
 def add_arguments(parser):
   parser.add_argument('--repeats', type=int, default=2)
+  parser.add_argument('--dtype', default='float32', choices=('float32', 'bfloat16'),
+                      help='compute dtype of the ddff_jax model (parameters stay float32)')
+  parser.add_argument('--forward-size', default='384x576', help='H×W of the forward pass (multiples of 32)')
+  parser.add_argument('--train-size', default='224x224', help='H×W of the training batch (multiples of 32)')
 
 
 def report(results, args):
   for name, r in results.items():
-    print(f'{name}: {r["seconds"]:.2f} s per forward, peak +{r["peak_extra_mb"]:.0f} MB')
+    if name != 'paired':
+      print(f'{name}: {r["seconds"]:.2f} s, peak +{r["peak_extra_mb"]:.0f} MB')
+  if not HAVE_TORCH:
+    print('PyTorch is not installed (pip install -e ".[bench]"): the PyTorch contenders were skipped.')
+    return
+  ours, theirs = parameter_counts()
+  assert ours == theirs, f'parameter counts differ: ddff_jax {ours:,} vs PyTorch {theirs:,}'
+  print(f'parameters: {ours:,} in both')
+  for jax_name, torch_name in PAIRS:
+    if jax_name in results and torch_name in results:
+      separate = results[jax_name]['seconds'] / results[torch_name]['seconds']
+      line = f'{jax_name} / {torch_name}: {separate:.3f}× (separate processes)'
+      paired = results.get('paired', {})
+      if jax_name in paired and torch_name in paired:
+        line += f', {paired[jax_name] / paired[torch_name]:.3f}× (alternating in one process)'
+      print(line)
 
 
 if __name__ == '__main__':
-  _harness.main(MODULE, CONTENDERS, add_arguments, report)
+  _harness.main(MODULE, CONTENDERS, add_arguments, report, paired=PAIRS if HAVE_TORCH else None,
+                paired_rounds=2)

@@ -41,6 +41,8 @@ logging.getLogger('absl').addFilter(_QuietPartialRestore())
 # Sections whose change makes existing checkpoints meaningless for the run.
 COMPATIBILITY_KEYS = ('model', 'data', 'seed', 'train.batch_size', 'train.optimizer')
 ARRAY_ITEMS = ('model', 'optimizer')
+# Model fields added after runs were written, with the value those runs had: their absence is not a difference.
+MODEL_FIELD_DEFAULTS = {'dtype': 'float32', 'param_dtype': 'float32'}
 
 
 def _lookup(config_dict, dotted):
@@ -64,7 +66,8 @@ def prepare_workdir(workdir: str, config) -> None:
   if os.path.exists(path):
     with open(path) as f:
       old = json.load(f)
-    diffs = [k for k in COMPATIBILITY_KEYS if _lookup(old, k) != _lookup(new, k)]
+    old, new_filled = ({**c, 'model': {**MODEL_FIELD_DEFAULTS, **c.get('model', {})}} for c in (old, new))
+    diffs = [k for k in COMPATIBILITY_KEYS if _lookup(old, k) != _lookup(new_filled, k)]
     if diffs:
       raise errors.UserError(f'{workdir} was written by an incompatible config (differs in {", ".join(diffs)}); '
                                    'use a new --workdir, or the original config.')

@@ -43,6 +43,14 @@ def _state(model):
   return nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))
 
 
+def _concrete_rng(leaf):
+  """A ShapeDtypeStruct of an RNG stream -> a fixed array of its kind (a key of seed 0, or a zero counter)."""
+  import jax
+  if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+    return jax.random.key(0)
+  return jax.numpy.zeros(leaf.shape, leaf.dtype)
+
+
 def _leaves(tree, prefix=()):
   """(path, leaf) of a nested dict (a pure dict of an nnx state), depth first."""
   for key, value in tree.items():
@@ -69,6 +77,7 @@ def write(path: str, model, config, spec, source: dict, recorded: dict | None = 
 
 def load_file(path: str) -> Shipped:
   """A shipped .npz -> the model (eval mode), its spec and its metadata."""
+  import jax
   import ml_collections
   import numpy as np
   from flax import nnx
@@ -97,6 +106,8 @@ def load_file(path: str) -> Shipped:
     node[tree_path[-1]] = arrays[key]
   nnx.replace_by_pure_dict(state, pure)
   nnx.update(model, state)
+  # The shape-only build left the dropout streams abstract; eval mode never draws from them, but nnx.jit needs arrays.
+  nnx.update(model, jax.tree.map(_concrete_rng, nnx.state(model, nnx.RngState)))
   model.eval()
   return Shipped(model, FocalStackSpec.from_json(meta['spec']), meta)
 

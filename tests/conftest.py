@@ -17,6 +17,16 @@ import pytest
 if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
   os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(prefix='ddff_jax_xla_cache_')
   os.environ['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS'] = '0.2'
+# JAX's original threefry in the tests: XLA:CPU (jaxlib 0.10.2) compiles the partitionable form's random draws many
+# times slower (20 s instead of 1 s for a 4-layer initialiser), and no test draws sharded random numbers. The library
+# keeps JAX's default, so that seeded runs reproduce the documented figures.
+os.environ.setdefault('JAX_THREEFRY_PARTITIONABLE', '0')
+
+
+def xla_flags(*flags: str) -> str:
+  """This process's XLA_FLAGS with `flags` added, for subprocesses that simulate devices."""
+  return ' '.join((os.environ.get('XLA_FLAGS', ''),) + flags).strip()
+
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = pathlib.Path(os.environ.get('DDFF_SHARED_DATA', REPO.parent / 'shared' / 'data'))

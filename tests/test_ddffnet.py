@@ -5,6 +5,7 @@ import optax
 import pytest
 from flax import nnx
 
+from ddff_jax import errors
 from ddff_jax import losses
 from ddff_jax.models import layers
 from ddff_jax.models.ddffnet import DDFFNet
@@ -54,6 +55,7 @@ def _compiled(build):
   return nnx.jit(build)()
 
 
+@pytest.mark.slow  # three compilations of the network (~50 s on 2 cores)
 def test_train_and_eval_modes_differ_only_by_dropout_and_batch_statistics():
   x = jax.random.uniform(jax.random.PRNGKey(0), (2, 5, 32, 32, 3))
   forward = nnx.jit(lambda m, x: m(x))  # the mode is part of the graph: one program per mode
@@ -64,12 +66,29 @@ def test_train_and_eval_modes_differ_only_by_dropout_and_batch_statistics():
   model.train()
   c, d = forward(model, x), forward(model, x)
   assert not np.allclose(np.asarray(c), np.asarray(d))  # dropout draws differ between calls
-  no_drop = _compiled(lambda: DDFFNet(5, width=0.0625, dropout=0.0, rngs=nnx.Rngs(0)))
-  no_drop.train()
-  e, f = forward(no_drop, x), forward(no_drop, x)
-  np.testing.assert_allclose(np.asarray(e), np.asarray(f), rtol=1e-6)  # no dropout: train mode deterministic
-  no_drop.eval()
-  assert not np.allclose(np.asarray(forward(no_drop, x)), np.asarray(e))  # batch vs running statistics
+  model.dropout.deterministic = True  # train mode without dropout: batch statistics only
+  e, f = forward(model, x), forward(model, x)
+  np.testing.assert_allclose(np.asarray(e), np.asarray(f), rtol=1e-6)
+  assert not np.allclose(np.asarray(e), np.asarray(a))  # batch vs running statistics
+
+
+def test_upconv_by_phases_is_the_transposed_convolution():
+  """`layers.UpConv` against NumPy's statement of the 'SAME' stride-2 transposed convolution (the input dilated by
+  zeros, padded by 2, correlated with the 4×4 kernel) and against flax's ConvTranspose with the same kernel."""
+  rng = np.random.default_rng(0)
+  x = rng.standard_normal((2, 5, 6, 3)).astype(np.float32)
+  up = layers.UpConv(3, 4, rngs=nnx.Rngs(0))
+  k = np.asarray(up.kernel.value, np.float64)
+  dilated = np.zeros((2, 9, 11, 3))
+  dilated[:, ::2, ::2] = x
+  padded = np.pad(dilated, ((0, 0), (2, 2), (2, 2), (0, 0)))
+  expected = np.zeros((2, 10, 12, 4))
+  for dy in range(4):
+    for dx in range(4):
+      expected += np.einsum('nhwi,io->nhwo', padded[:, dy:dy + 10, dx:dx + 12], k[dy, dx])
+  np.testing.assert_allclose(np.asarray(up(jnp.asarray(x))), expected, atol=1e-5)
+  flax_up = nnx.ConvTranspose(3, 4, (4, 4), strides=(2, 2), padding='SAME', use_bias=False, rngs=nnx.Rngs(0))
+  np.testing.assert_allclose(np.asarray(flax_up(jnp.asarray(x))), expected, atol=1e-5)
 
 
 def test_bilinear_upconv_reproduces_constant_and_linear_images():
@@ -102,6 +121,7 @@ def test_pad_and_crop_reflect_to_multiples_of_32():
   np.testing.assert_array_equal(np.asarray(layers.crop_to(padded[..., 0], sizes)), np.asarray(x[..., 0]))
 
 
+@pytest.mark.slow  # ~60 s of compiling and stepping; training is also shown by the default job (slow) and the README tiny run
 def test_tiny_ddffnet_overfits_one_synthetic_stack():
   from ddff_jax.data import synthetic
   stack, disparity, _ = synthetic.sample_light_field_stack(jax.random.PRNGKey(3), synthetic.SceneConfig(32, 32), 5)
@@ -134,3 +154,32 @@ def test_stack_contrast_normalisation_is_the_stated_numpy_computation():
   np.testing.assert_allclose(got, expected, atol=2e-5)
   np.testing.assert_array_equal(np.asarray(layers.normalize_stack(jnp.asarray(stack, jnp.float32), 'unit')),
                                 stack.astype(np.float32))
+
+
+def test_bfloat16_compute_keeps_float32_parameters_and_statistics_and_stays_close():
+  """Mixed precision: the same initial weights, float32 parameters and BatchNorm statistics, bfloat16 activations;
+  in eval mode (trained-like running statistics) the float32 output stays within 5 % RMS of the float32 model's."""
+  x = jax.random.uniform(jax.random.PRNGKey(0), (2, 5, 64, 64, 3))
+  build = lambda dtype: _compiled(lambda: DDFFNet(5, width=0.125, dropout=0.0, dtype=dtype, rngs=nnx.Rngs(0)))
+  full, mixed = build('float32'), build('bfloat16')
+  rng = np.random.default_rng(0)
+  for (_, a), (_, b) in zip(nnx.iter_graph(full), nnx.iter_graph(mixed)):
+    if isinstance(a, nnx.BatchNorm):  # trained-like statistics; positive shifts keep the ReLUs alive
+      a.mean.value = b.mean.value = jnp.asarray(rng.normal(0, 0.1, a.mean.value.shape), jnp.float32)
+      a.var.value = b.var.value = jnp.asarray(rng.uniform(0.5, 2.0, a.var.value.shape), jnp.float32)
+      a.bias.value = b.bias.value = jnp.asarray(rng.uniform(0.1, 0.3, a.bias.value.shape), jnp.float32)
+  full.decoder[-1][-1].bn.bias.value = mixed.decoder[-1][-1].bn.bias.value = jnp.ones(1)  # the one-channel maps
+  for a, b in zip(jax.tree.leaves(nnx.state(full, nnx.Any(nnx.Param, nnx.BatchStat))),
+                  jax.tree.leaves(nnx.state(mixed, nnx.Any(nnx.Param, nnx.BatchStat)))):
+    assert b.dtype == jnp.float32
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  full.eval(), mixed.eval()
+  forward = nnx.jit(lambda m, x: m(x))
+  out_full, out_mixed = np.asarray(forward(full, x)), np.asarray(forward(mixed, x))
+  assert out_mixed.dtype == np.float32
+  rms = lambda v: float(np.sqrt(np.mean(np.square(v))))
+  assert rms(out_mixed - out_full) < 0.05 * rms(out_full)
+  with pytest.raises(errors.UserError, match="param_dtype must be 'float32'"):
+    DDFFNet(5, param_dtype='bfloat16', rngs=nnx.Rngs(0))
+  with pytest.raises(errors.UserError, match='dtype must be one of'):
+    DDFFNet(5, dtype='float64', rngs=nnx.Rngs(0))

@@ -49,12 +49,13 @@ def test_soft_argmin_of_a_one_hot_distribution_returns_that_hypothesis():
 
 
 def test_offset_head_starts_at_zero_and_loss_ignores_invalid_pixels():
-  block = ddfs._AggregationBlock(8, 4, 8, rngs=nnx.Rngs(0))  # the block DDFSNet stacks three of
+  block = nnx.jit(lambda: ddfs._AggregationBlock(8, 4, 8, rngs=nnx.Rngs(0)))()  # DDFSNet stacks three of them
   assert float(jnp.abs(block.offsets.kernel.value).max()) == 0 and float(jnp.abs(block.offsets.bias.value).max()) == 0
   depths = [jnp.ones((1, 4, 4)), jnp.ones((1, 8, 8))]
   target = jnp.zeros((1, 8, 8)).at[:, :4].set(2.0)
   # L1 over both scales, each against the nearest-downsampled target, invalid (0) pixels left out: |1 - 2| = 1.
-  assert float(losses.multiscale(losses.masked_l1, depths, target, target > 0)) == pytest.approx(1.0)
+  loss = jax.jit(lambda d, t: losses.multiscale(losses.masked_l1, d, t, t > 0))(depths, target)
+  assert float(loss) == pytest.approx(1.0)
 
 
 def _fake_vgg16_bn(rng):

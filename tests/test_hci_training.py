@@ -35,6 +35,7 @@ def test_spec_is_signed_disparity_at_the_supplement_stacks():
   np.testing.assert_allclose(spec.focus, np.linspace(-2.5, 2.5, 10), atol=1e-6)
 
 
+@pytest.mark.slow  # refocuses two real 512×512 scenes and renders the synthetic part (~25 s)
 def test_held_out_scene_validates_and_never_trains(tmp_path, backgammon, antinous):
   hci_scene_path('additional/antinous')
   config = tiny_config(tmp_path)

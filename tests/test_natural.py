@@ -112,6 +112,7 @@ def test_augment_transposes_images_and_maps_alike():
   assert seen == {(4, 6), (6, 4)}
 
 
+@pytest.mark.slow  # renders several full scenes; the geometry tests above cover one each
 def test_random_scenes_stay_in_range_and_differ():
   config = natural.SceneConfig(size=32, grid=3, num_layers=4, disparity_range=(-3.0, 2.0))
   stacks, disparities = natural.focal_stacks(3, 0, _bank(4), np.linspace(-2.5, 2.5, 4), config, chunk=2)

@@ -7,7 +7,8 @@ NOTEBOOKS = sorted((pathlib.Path(__file__).resolve().parents[1] / 'notebooks').g
 
 
 # The notebooks that train networks take minutes even on tiny settings: `pytest --runslow` runs them too.
-SLOW = {'02_train_ddffnet.ipynb', '03_ddfs_camera_invariance.ipynb'}
+SLOW = {'02_train_ddffnet.ipynb', '03_ddfs_camera_invariance.ipynb', '04_real_light_fields.ipynb',
+        '05_your_focal_stack.ipynb'}
 
 
 @pytest.mark.parametrize('path', [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW else p

@@ -25,6 +25,7 @@ def _write_tf_export(model, path, seed):
   return arrays
 
 
+@pytest.mark.slow  # compiles the replicated training state (~35 s on 2 cores)
 def test_init_weights_replace_the_initial_state_and_bad_files_are_named(tmp_path):
   """What train does on a fresh run with `train.init_weights`: the replicated state built in one compiled call, then
   every weight (BatchNorm statistics included) taken from the file."""

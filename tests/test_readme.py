@@ -54,6 +54,7 @@ print('RESULT', float(np.median(np.abs(np.asarray(optics.depth_from_focus(stack,
   assert 'median error' in result.stdout
 
 
+@pytest.mark.slow  # a TFDS build in a subprocess; the builder itself is tested in test_data.py
 def test_readme_tfds_block_runs_without_tensorflow(tmp_path):
   """Builds `ddff12scene/synthetic` as the README writes it (no file_format argument) where TensorFlow is not
   installed, as in the README's test environment."""

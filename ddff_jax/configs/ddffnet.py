@@ -5,6 +5,8 @@ stacks, raw 0–255 input (as the released model).
   --config=ddff_jax/configs/ddffnet.py              CC3 with UpConv, the paper's best model (the released one)
   --config=ddff_jax/configs/ddffnet.py:cc1-unpool   any variant of the paper's ablation, '<skip>-<upsampling>':
                                                     skip cc1 | cc2 | cc3 | none, upsampling upconv | unpool | bilinear
+  --config.model.dtype=bfloat16                     mixed precision: bfloat16 compute, float32 parameters and
+                                                    BatchNorm statistics (the loss and metrics stay float32)
 """
 import ml_collections
 

@@ -13,7 +13,8 @@ def get_config():
   c.seed = 0
   c.model = ml_collections.ConfigDict(dict(
       name='ddffnet', num_slices=10, upsample='upconv', skips=('cc3',), width=0.125, dropout=0.0,
-      bilinear_init=True, normalization='unit'))
+      bilinear_init=True, normalization='unit',
+      dtype='float32', param_dtype='float32'))  # compute / parameter dtype: dtype='bfloat16' is mixed precision
   c.data = ml_collections.ConfigDict(dict(
       source='synthetic_lf', height=32, width=32, num_slices=10, num_objects=2, num_train=1024, num_val=32,
       near_m=0.125, far_m=1.75, crop=(0, 0), flip=True))

@@ -29,7 +29,8 @@ def get_config(variant: str | None = None):
   c.seed = 0
   c.model = ml_collections.ConfigDict(dict(
       name='ddffnet', num_slices=10, upsample=upsample, skips=skips, width=0.125, dropout=0.0,
-      bilinear_init=True, normalization='unit'))
+      bilinear_init=True, normalization='unit',
+      dtype='float32', param_dtype='float32'))  # compute / parameter dtype: dtype='bfloat16' is mixed precision
   c.data = ml_collections.ConfigDict(dict(
       source='hci_mix', num_slices=10, focus_range=(-2.5, 2.5),
       hci_root=os.path.join(shared, 'hci'), scenes=('stratified/backgammon', 'additional/antinous'), held_out='',

@@ -32,7 +32,8 @@ class DDFFNet(nnx.Module):
   output_range = None
 
   def __init__(self, num_slices: int, *, upsample: str = 'upconv', skips=('cc3',), width: float = 1.0,
-               dropout: float = 0.5, bilinear_init: bool = True, normalization: str = 'unit', rngs: nnx.Rngs):
+               dropout: float = 0.5, bilinear_init: bool = True, normalization: str = 'unit',
+               dtype: str = 'float32', param_dtype: str = 'float32', rngs: nnx.Rngs):
     if upsample not in UPSAMPLING:
       raise errors.UserError(f'upsample must be one of {UPSAMPLING}, got {upsample!r}.')
     skips = tuple(sorted(set(skips)))
@@ -44,13 +45,16 @@ class DDFFNet(nnx.Module):
       raise errors.UserError(f'need num_slices >= 1 and width > 0, got {num_slices}, {width}.')
     self.num_slices, self.upsample, self.skips, self.normalization = num_slices, upsample, skips, normalization
     ch = lambda c: layers.scaled_width(c, width)
+    dtype, param_dtype = layers.dtypes(dtype, param_dtype)
+    self.dtype = dtype
+    precision = dict(dtype=dtype, param_dtype=param_dtype)
 
     self.encoder = nnx.List()
     in_ch = 3
     for block in ENCODER:
       convs = nnx.List()
       for out in block:
-        convs.append(layers.ConvBNReLU(in_ch, ch(out), rngs=rngs))
+        convs.append(layers.ConvBNReLU(in_ch, ch(out), **precision, rngs=rngs))
         in_ch = ch(out)
       self.encoder.append(convs)
     self.decoder = nnx.List()
@@ -58,19 +62,18 @@ class DDFFNet(nnx.Module):
     for stage, (stage_in, outs, _) in zip((5, 4, 3, 2, 1), DECODER):
       c = ch(stage_in)
       if upsample == 'upconv':
-        init = (lambda key, shape, dtype=jnp.float32: jnp.asarray(layers.bilinear_upconv_kernel(shape[-1]), dtype)) \
+        init = (lambda key, shape, dtype=param_dtype: jnp.asarray(layers.bilinear_upconv_kernel(shape[-1]), dtype)) \
             if bilinear_init else nnx.initializers.lecun_normal()
-        self.upconvs.append(nnx.ConvTranspose(c, c, (4, 4), strides=(2, 2), padding='SAME', use_bias=False,
-                                              kernel_init=init, rngs=rngs))
+        self.upconvs.append(layers.UpConv(c, c, kernel_init=init, **precision, rngs=rngs))
       convs = nnx.List()
       in_ch = c + (ch(ENCODER[stage - 1][-1]) if f'cc{stage}' in skips else 0)
       for i, out in enumerate(outs):
         out_ch = 1 if (stage == 1 and i == len(outs) - 1) else ch(out)
-        convs.append(layers.ConvBNReLU(in_ch, out_ch, rngs=rngs))
+        convs.append(layers.ConvBNReLU(in_ch, out_ch, **precision, rngs=rngs))
         in_ch = out_ch
       self.decoder.append(convs)
     self.dropout = nnx.Dropout(dropout, rngs=rngs)
-    self.scorer = nnx.Conv(num_slices, 1, (1, 1), use_bias=False, rngs=rngs)
+    self.scorer = layers.Conv(num_slices, 1, (1, 1), use_bias=False, **precision, rngs=rngs)
 
   def forward(self, stack, focus=None, *, camera=None, depth_scale=None):
     """The registry's protocol: one full-resolution map. The focus settings, camera and depth scale are not
@@ -79,8 +82,11 @@ class DDFFNet(nnx.Module):
     return (self(stack),)
 
   def per_slice_maps(self, images):
-    """Shared encoder-decoder: (N, H, W, 3) with H, W multiples of 32 -> (N, H, W) one map per image."""
+    """Shared encoder-decoder: (N, H, W, 3) with H, W multiples of 32 -> (N, H, W) one map per image, in the
+    compute dtype."""
     x = layers.normalize_input(images, self.normalization)
+    if x.dtype != self.dtype:  # mixed precision; float32 keeps the exact float32 program
+      x = x.astype(self.dtype)
     features, masks = [], []
     for k, block in enumerate(self.encoder, start=1):
       for conv in block:
@@ -115,5 +121,5 @@ class DDFFNet(nnx.Module):
     padded, sizes = layers.pad_to_multiple(stack, 32, axes=(2, 3))
     maps = self.per_slice_maps(padded.reshape((b * s,) + padded.shape[2:]))  # slices share the weights
     maps = maps.reshape(b, s, *maps.shape[1:]).transpose(0, 2, 3, 1)  # (B, Hp, Wp, S)
-    disparity = self.scorer(maps)[..., 0]
+    disparity = self.scorer(maps)[..., 0].astype(jnp.float32)
     return layers.crop_to(disparity, sizes)

@@ -1,6 +1,8 @@
 """Shared layers and the one padding helper used by models, evaluation and prediction."""
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -75,18 +77,90 @@ def crop_to(x, sizes, axes=(-2, -1)):
   return x[tuple(index)]
 
 
+DTYPES = ('float32', 'bfloat16', 'float16')
+
+
+def dtypes(dtype: str, param_dtype: str):
+  """A config's compute and parameter dtype names -> jnp dtypes. Parameters (and BatchNorm statistics) stay float32:
+  low-precision weights lose small updates."""
+  for name, value in (('dtype', dtype), ('param_dtype', param_dtype)):
+    if value not in DTYPES:
+      raise errors.UserError(f'model.{name} must be one of {DTYPES}, got {value!r}.')
+  if param_dtype != 'float32':
+    raise errors.UserError(f"model.param_dtype must be 'float32' (mixed precision computes in model.dtype), "
+                           f'got {param_dtype!r}.')
+  return jnp.dtype(dtype), jnp.dtype(param_dtype)
+
+
 def scaled_width(channels: int, width: float) -> int:
   return max(1, int(round(channels * width)))
+
+
+_NHWC = ('NHWC', 'HWIO', 'NHWC')
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv_stride1(x, kernel, padding):
+  """Stride-1 2-D convolution, NHWC × HWIO -> NHWC, `padding` ((top, bottom), (left, right)) of zeros.
+
+  Same value and input gradient as `lax.conv_general_dilated`; the kernel gradient is computed as one contraction
+  per tap over each image's pixels (Σ_n x_n,shiftedᵀ g_n), which XLA:CPU turns into matrix products. Its own
+  kernel-gradient convolution (batch and feature dimensions swapped) runs 4× slower than that on CPUs and dominates
+  a DDFFNet training step.
+  """
+  return jax.lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=_NHWC)
+
+
+def _conv_stride1_fwd(x, kernel, padding):
+  return conv_stride1(x, kernel, padding), (x, kernel)
+
+
+def _conv_stride1_bwd(padding, residuals, g):
+  x, kernel = residuals
+  _, input_vjp = jax.vjp(lambda x: jax.lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=_NHWC), x)
+  (dx,) = input_vjp(g)
+  kh, kw = kernel.shape[:2]
+  h, w = g.shape[1:3]
+  padded = jnp.pad(x, ((0, 0),) + tuple(padding) + ((0, 0),))
+  taps = [[jnp.einsum('nhwi,nhwo->nio', padded[:, a:a + h, b:b + w], g,
+                      preferred_element_type=jnp.float32).sum(0) for b in range(kw)] for a in range(kh)]
+  dk = jnp.stack([jnp.stack(row) for row in taps]).astype(kernel.dtype)
+  return dx, dk
+
+
+conv_stride1.defvjp(_conv_stride1_fwd, _conv_stride1_bwd)
+
+
+def same_padding(kernel_size):
+  """'SAME' zero padding of a stride-1 convolution, per spatial axis."""
+  return tuple(((int(k) - 1) // 2, int(k) // 2) for k in kernel_size)
+
+
+class Conv(nnx.Conv):
+  """`nnx.Conv` (same parameters, same results) whose stride-1 'SAME' form runs through `conv_stride1`."""
+
+  def __call__(self, inputs):
+    unit = lambda v: v is None or all(int(d) == 1 for d in np.atleast_1d(v))
+    if not (unit(self.strides) and unit(self.kernel_dilation) and unit(self.input_dilation)) \
+        or self.padding != 'SAME' or self.feature_group_count != 1 or self.mask is not None or inputs.ndim != 4:
+      return super().__call__(inputs)
+    dtype = self.dtype or jnp.result_type(inputs, self.kernel.value)
+    y = conv_stride1(inputs.astype(dtype), self.kernel.value.astype(dtype), same_padding(self.kernel_size))
+    if self.use_bias:
+      y = y + self.bias.value.astype(dtype)
+    return y
 
 
 class ConvBNReLU(nnx.Module):
   """3×3 convolution (no bias) → BatchNorm (eps 1e-3) → ReLU."""
 
   def __init__(self, in_features: int, out_features: int, *, rngs: nnx.Rngs, kernel_size: int = 3, strides: int = 1,
-               relu: bool = True):
-    self.conv = nnx.Conv(in_features, out_features, (kernel_size, kernel_size), strides=(strides, strides),
-                         padding='SAME', use_bias=False, rngs=rngs)
-    self.bn = nnx.BatchNorm(out_features, epsilon=BN_EPSILON, momentum=BN_MOMENTUM, rngs=rngs)
+               relu: bool = True, dtype=None, param_dtype=jnp.float32):
+    self.conv = Conv(in_features, out_features, (kernel_size, kernel_size), strides=(strides, strides),
+                     padding='SAME', use_bias=False, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+    # Flax computes BatchNorm statistics in at least float32 whatever `dtype` is.
+    self.bn = nnx.BatchNorm(out_features, epsilon=BN_EPSILON, momentum=BN_MOMENTUM, dtype=dtype,
+                            param_dtype=param_dtype, rngs=rngs)
     self.relu = relu
 
   def __call__(self, x):
@@ -123,3 +197,41 @@ def bilinear_upconv_kernel(channels: int) -> np.ndarray:
   kernel = np.zeros((4, 4, channels, channels), np.float32)
   kernel[:, :, np.arange(channels), np.arange(channels)] = np.outer(taps, taps)[..., None]
   return kernel
+
+
+# Output phase p of a 4-tap stride-2 'SAME' transposed convolution (lax.conv_transpose, kernel not flipped) along one
+# axis: y[2m + p] = k[t0]·x[m + o0] + k[t1]·x[m + o1], with (t0, t1) = _PHASE_TAPS[p] and offsets (o0, o1) = (-1, 0)
+# for p = 0 and (0, 1) for p = 1; x is zero outside the image.
+_PHASE_TAPS = ((0, 2), (1, 3))
+
+
+def upconv_by_phases(x, kernel):
+  """The 4×4 stride-2 'SAME' transposed convolution of `nnx.ConvTranspose` (no bias) as four 2×2 convolutions at
+  the input resolution, one per output phase, interleaved. x (N, H, W, Cin), kernel (4, 4, Cin, Cout) HWIO ->
+  (N, 2H, 2W, Cout). Same result; the usual form convolves a zero-dilated input at the output resolution, four
+  times the multiply-adds (XLA:CPU has no special case for it)."""
+  n, h, w, _ = x.shape
+  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  rows = []
+  for py in (0, 1):
+    cols = []
+    for px in (0, 1):
+      sub = kernel[np.ix_(_PHASE_TAPS[py], _PHASE_TAPS[px])]  # (2, 2, Cin, Cout)
+      out = conv_stride1(padded, sub.astype(x.dtype), ((0, 0), (0, 0)))
+      cols.append(out[:, py:py + h, px:px + w])  # phase 0 reads x[m-1], x[m]; phase 1 x[m], x[m+1]
+    rows.append(jnp.stack(cols, axis=3))  # (N, H, W, 2, C)
+  y = jnp.stack(rows, axis=2)  # (N, H, 2, W, 2, C)
+  return y.reshape(n, 2 * h, 2 * w, y.shape[-1])
+
+
+class UpConv(nnx.ConvTranspose):
+  """`nnx.ConvTranspose(c, c, (4, 4), strides=(2, 2), padding='SAME', use_bias=False)` (same parameters, same
+  output), computed by `upconv_by_phases`."""
+
+  def __init__(self, in_features: int, out_features: int, **kwargs):
+    super().__init__(in_features, out_features, (4, 4), strides=(2, 2), padding='SAME', use_bias=False, **kwargs)
+
+  def __call__(self, inputs):
+    kernel = self.kernel.value
+    dtype = self.dtype or jnp.result_type(inputs, kernel)
+    return upconv_by_phases(inputs.astype(dtype), kernel.astype(dtype))
