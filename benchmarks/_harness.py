@@ -68,7 +68,9 @@ def _run_child(module: str, flag: list, argv) -> dict:
   proc = subprocess.run([sys.executable, '-m', module] + flag + argv, capture_output=True, text=True)
   line = [l for l in proc.stdout.splitlines() if l.startswith('RESULT ')]
   if proc.returncode != 0 or not line:
-    raise RuntimeError(f'{" ".join(flag)} failed:\n{proc.stdout}\n{proc.stderr}')
+    killed = ' (killed: out of memory?)' if proc.returncode == -9 else ''
+    raise RuntimeError(f'{" ".join(flag)} failed with exit code {proc.returncode}{killed}:\n{proc.stdout}\n'
+                       f'{proc.stderr}')
   return json.loads(line[-1][len('RESULT '):])
 
 

@@ -183,3 +183,21 @@ def test_bfloat16_compute_keeps_float32_parameters_and_statistics_and_stays_clos
     DDFFNet(5, param_dtype='bfloat16', rngs=nnx.Rngs(0))
   with pytest.raises(errors.UserError, match='dtype must be one of'):
     DDFFNet(5, dtype='float64', rngs=nnx.Rngs(0))
+
+
+def test_conv_stride1_value_and_gradients_are_xla_convolutions():
+  """`layers.conv_stride1` (the models' stride-1 convolutions) against `lax.conv_general_dilated`: same value, same
+  input and kernel gradients, for odd, even and 1×1 kernels; `layers.Conv` against `nnx.Conv` with the same weights."""
+  rng = np.random.default_rng(0)
+  for kernel_size in ((3, 3), (2, 2), (1, 1), (5, 3)):
+    x = jnp.asarray(rng.standard_normal((2, 9, 8, 4)), jnp.float32)
+    k = jnp.asarray(rng.standard_normal(kernel_size + (4, 3)), jnp.float32)
+    padding = layers.same_padding(kernel_size)
+    ref = lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    ours = lambda x, k: layers.conv_stride1(x, k, padding)
+    np.testing.assert_allclose(np.asarray(ours(x, k)), np.asarray(ref(x, k)), atol=1e-5)
+    loss = lambda f: (lambda x, k: jnp.sum(jnp.sin(f(x, k))))
+    for got, want in zip(jax.grad(loss(ours), (0, 1))(x, k), jax.grad(loss(ref), (0, 1))(x, k)):
+      np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-4)
+  conv, flax_conv = (cls(4, 3, (3, 3), rngs=nnx.Rngs(0)) for cls in (layers.Conv, nnx.Conv))
+  np.testing.assert_allclose(np.asarray(conv(x)), np.asarray(flax_conv(x)), atol=1e-5)

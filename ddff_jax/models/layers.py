@@ -119,13 +119,16 @@ def _conv_stride1_bwd(padding, residuals, g):
   x, kernel = residuals
   _, input_vjp = jax.vjp(lambda x: jax.lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=_NHWC), x)
   (dx,) = input_vjp(g)
-  kh, kw = kernel.shape[:2]
-  h, w = g.shape[1:3]
+  kh, kw, cin, cout = kernel.shape
+  n, h, w = g.shape[:3]
   padded = jnp.pad(x, ((0, 0),) + tuple(padding) + ((0, 0),))
-  taps = [[jnp.einsum('nhwi,nhwo->nio', padded[:, a:a + h, b:b + w], g,
-                      preferred_element_type=jnp.float32).sum(0) for b in range(kw)] for a in range(kh)]
-  dk = jnp.stack([jnp.stack(row) for row in taps]).astype(kernel.dtype)
-  return dx, dk
+
+  def tap(carry, t):  # a loop, not kh·kw unrolled products: one shifted copy of x alive at a time
+    shifted = jax.lax.dynamic_slice(padded, (0, t // kw, t % kw, 0), (n, h, w, cin))
+    return carry, jnp.einsum('nhwi,nhwo->nio', shifted, g, preferred_element_type=jnp.float32).sum(0)
+
+  _, taps = jax.lax.scan(tap, None, jnp.arange(kh * kw))
+  return dx, taps.reshape(kh, kw, cin, cout).astype(kernel.dtype)
 
 
 conv_stride1.defvjp(_conv_stride1_fwd, _conv_stride1_bwd)
