@@ -75,7 +75,7 @@ def inference(sizes, dtype: str, repeats: int) -> dict:
   return {**result, 'shape': [1, SLICES, *sizes['inference_size']], 'dtype': dtype}
 
 
-def _train_setup(sizes, dtype: str, batch: int, devices):
+def train_setup(sizes, dtype: str, batch: int, devices):
   """The paper's step, its replicated state and one batch sharded over `devices`."""
   config = _model_config(sizes, dtype)
   tx, _ = train.make_optimizer(config.train, steps_per_epoch=1000)
@@ -97,7 +97,7 @@ def _train_setup(sizes, dtype: str, batch: int, devices):
 
 def training(sizes, dtype: str, batch: int, repeats: int, devices=None) -> dict:
   devices = devices or jax.devices()[:1]
-  step, state, data = _train_setup(sizes, dtype, batch, devices)
+  step, state, data = train_setup(sizes, dtype, batch, devices)
   holder = [state]
 
   def run():

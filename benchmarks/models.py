@@ -55,27 +55,13 @@ def ddffnet_cc3_forward(args):
 
 def ddffnet_cc3_train_step(args):
   import jax
-  from flax import nnx
-  from ddff_jax import metrics, tasks, train
-  from ddff_jax.data.spec import FocalStackSpec
-  from ddff_jax.models.registry import build_model
-  config = _paper_config(args)
-  config.train.batch_size = 2
-  tx, _ = train.make_optimizer(config.train, steps_per_epoch=1000)
-
-  def create():
-    model = build_model(config.model)
-    return {'model': model, 'optimizer': nnx.Optimizer(model, tx, wrt=nnx.Param)}
-
-  graphdef, _ = nnx.split(nnx.eval_shape(create))
-  state = [jax.jit(lambda: nnx.state(create()))()]
-  task = tasks.build_task(FocalStackSpec('disparity', [0.0] * SLICES, metrics.DDFF_DISPARITY_RANGE))
-  step = train.make_train_step(graphdef, task)
-  stack, disparity = _inputs(2, _size(args.train_size))
-  batch = {'stack': jax.numpy.asarray(stack), 'disparity': jax.numpy.asarray(disparity)}
+  from benchmarks import device
+  sizes = {'width': 1.0, 'train_size': _size(args.train_size)}
+  step, state, batch = device.train_setup(sizes, args.dtype, 2, jax.devices()[:1])
+  holder = [state]
 
   def run():
-    state[0], stats = step(state[0], batch)
+    holder[0], stats = step(holder[0], batch)
     jax.block_until_ready(stats)
 
   return run, args.repeats, f'2×{SLICES}×{args.train_size}, SGD'
