@@ -42,7 +42,7 @@ logging.getLogger('absl').addFilter(_QuietPartialRestore())
 COMPATIBILITY_KEYS = ('model', 'data', 'seed', 'train.batch_size', 'train.optimizer')
 ARRAY_ITEMS = ('model', 'optimizer')
 # Model fields added after runs were written, with the value those runs had: their absence is not a difference.
-MODEL_FIELD_DEFAULTS = {'dtype': 'float32', 'param_dtype': 'float32'}
+MODEL_FIELD_DEFAULTS = {'dtype': 'float32', 'param_dtype': 'float32', 'hypothesis_spacing': 'depth'}
 
 
 def _lookup(config_dict, dotted):

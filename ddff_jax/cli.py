@@ -85,15 +85,14 @@ def loaded_config(config):
   return config
 
 
-METHODS = ('checkpoint', 'classical', 'weights', 'pretrained')
-
-
 def define_method_flags() -> None:
   """The flags that choose a method, shared by `predict` and `evaluate`."""
   from absl import flags
-  flags.DEFINE_enum('method', 'checkpoint', list(METHODS),
-                    'A trained model (--workdir), the classical DFF, a whole DDFFNet weights file (--weights), or '
-                    'the model shipped with the package for real light fields (pretrained).')
+  from ddff_jax import methods
+  flags.DEFINE_enum('method', 'checkpoint', list(methods.METHODS),
+                    'A trained model (--workdir), the classical DFF, a whole DDFFNet weights file (--weights), '
+                    'the DDFFNet shipped with the package for real light fields (pretrained), or the DDFS shipped '
+                    'for focal stacks with known focus distances and camera (pretrained_ddfs).')
   flags.DEFINE_string('workdir', None, 'Training workdir holding the model (for --method=checkpoint).')
   flags.DEFINE_enum('which', 'best', ['best', 'latest'], 'Which checkpoint of the workdir.')
   flags.DEFINE_string('weights', None, 'For --method=weights: a whole-DDFFNet weights file, e.g. the released TF '

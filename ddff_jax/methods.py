@@ -18,7 +18,7 @@ from ddff_jax import errors
 from ddff_jax import tasks
 from ddff_jax.data.spec import FocalStackSpec
 
-METHODS = ('checkpoint', 'classical', 'weights', 'pretrained')
+METHODS = ('checkpoint', 'classical', 'weights', 'pretrained', 'pretrained_ddfs')
 
 
 @dataclasses.dataclass
@@ -99,10 +99,11 @@ def released_weights(path: str, variant: str = 'cc3-upconv') -> Method:
 
 def from_name(name: str, *, workdir: str | None = None, which: str = 'best', weights: str | None = None,
               variant: str = 'cc3-upconv') -> Method:
-  """--method=checkpoint (needs workdir) | classical | weights (needs weights) | pretrained (shipped)."""
+  """--method=checkpoint (needs workdir) | classical | weights (needs weights) | pretrained (the shipped DDFFNet for
+  light fields) | pretrained_ddfs (the shipped DDFS for focal stacks with known camera settings)."""
   if name == 'classical':
     return classical()
-  if name == 'pretrained':
+  if name in ('pretrained', 'pretrained_ddfs'):
     from ddff_jax import shipped
     return shipped.method(name)
   if name == 'checkpoint':

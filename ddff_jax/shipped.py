@@ -8,6 +8,11 @@ figures it scored when it was exported, measured on the exported file itself so 
 
     python -m ddff_jax.shipped --workdir=runs/hci_all --name=ddffnet_hci \
         --record=../shared/data/hci/stratified/backgammon,../shared/data/hci/additional/antinous
+    python -m ddff_jax.shipped --workdir=runs/rgbd_defocus/ddfs --which=best --name=ddfs_natural \
+        --record=phone:unseen/teddy,defocusnet:train/teddy
+
+A disparity model records its figures on HCI-layout scene folders; a depth model (DDFS) on real RGB-D scenes
+rendered for a setting of `configs/rgbd_render.py`, '<camera>:<focus set>/<scene>'.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from ddff_jax import errors
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(__file__), 'weights')
 # --method name -> shipped file stem.
-METHODS = {'pretrained': 'ddffnet_hci'}
+METHODS = {'pretrained': 'ddffnet_hci', 'pretrained_ddfs': 'ddfs_natural'}
 
 
 @dataclasses.dataclass
@@ -117,7 +122,7 @@ def load(name: str) -> Shipped:
 
 
 def method(method_name: str):
-  """--method=pretrained (and the other names in METHODS) as a `methods.Method`."""
+  """--method=pretrained | pretrained_ddfs (the names in METHODS) as a `methods.Method`."""
   from ddff_jax import methods
   if method_name not in METHODS:
     raise errors.UserError(f'no shipped model for --method={method_name}; shipped: {sorted(METHODS)}.')
@@ -138,6 +143,37 @@ def scene_figures(method, folder: str) -> dict:
           if k in ('mse', 'rms', 'badpix', 'bumpiness')}
 
 
+def rgbd_figures(method, setting_and_scene: str, rgbd_root: str | None = None) -> dict:
+  """A depth method's metrics on one real RGB-D scene rendered for a test setting: '<camera>:<focus set>/<scene>'
+  (`configs/rgbd_render.py`), given the setting's focus distances and camera."""
+  import numpy as np
+  from ddff_jax import tasks
+  from ddff_jax.configs import rgbd_render
+  from ddff_jax.data import sources
+  setting, _, scene = setting_and_scene.partition('/')
+  data = rgbd_render.get_config(setting).data
+  if scene not in data.scenes:
+    raise errors.UserError(f'{setting_and_scene!r}: expected <camera>:<focus set>/<scene> with scene one of '
+                           f'{list(data.scenes)}.')
+  data.scenes = (scene,)
+  if rgbd_root:
+    data.rgbd_root = rgbd_root
+  stacks, depths = sources.rgbd_render_arrays(data)
+  camera = sources.thin_lens_camera(data.camera)
+  prediction = method(stacks[0], np.asarray(data.focus_distances_m, np.float32), camera)
+  task = tasks.build_task(method.spec)
+  return {k: float(v) for k, v in task.image_metrics(prediction, depths[0]).items()}
+
+
+def record_figures(method, record: str) -> dict:
+  """`scene_figures` (disparity models, an HCI folder) or `rgbd_figures` (depth models, a rendered RGB-D scene)."""
+  return scene_figures(method, record) if method.target == 'disparity' else rgbd_figures(method, record)
+
+
+def record_key(record: str) -> str:
+  return os.path.basename(os.path.normpath(record)) if os.path.isdir(record) else record
+
+
 def export(workdir: str, name: str, which: str = 'latest', record=(), weights_dir: str = WEIGHTS_DIR) -> dict:
   """A training run's model written as a shipped file, then read back and scored on the `record` scenes."""
   from ddff_jax import checkpoints, methods
@@ -148,7 +184,7 @@ def export(workdir: str, name: str, which: str = 'latest', record=(), weights_di
   write(path, restored.model, restored.config, restored.spec, source)
   shipped = load_file(path)
   method = methods.from_model(shipped.model, shipped.spec, name)
-  recorded = {os.path.basename(os.path.normpath(folder)): scene_figures(method, folder) for folder in record}
+  recorded = {record_key(r): record_figures(method, r) for r in record}
   write(path, shipped.model, restored.config, restored.spec, source, recorded)
   print(f'{name}: {path} ({os.path.getsize(path) / 1e6:.2f} MB)')
   for scene, figures in recorded.items():
@@ -161,7 +197,8 @@ def define_flags():
   flags.DEFINE_string('workdir', None, 'Training workdir whose model is shipped.', required=True)
   flags.DEFINE_string('name', None, 'File stem under ddff_jax/weights/.', required=True)
   flags.DEFINE_enum('which', 'latest', ['best', 'latest'], 'Which checkpoint of the workdir.')
-  flags.DEFINE_list('record', [], 'HCI-layout scene folders whose figures are recorded in the file.')
+  flags.DEFINE_list('record', [], 'Where the file\'s figures are measured and recorded: HCI-layout scene folders '
+                    '(disparity models) or <camera>:<focus set>/<scene> RGB-D renders (depth models).')
   flags.DEFINE_string('weights_dir', WEIGHTS_DIR, 'Where the file goes.')
 
 

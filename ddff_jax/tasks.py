@@ -45,7 +45,7 @@ class Task:
 
   def maps(self, model, stack, focus=None, camera=None, depth_scale=None):
     """The model's output maps (coarse to fine) for stack (B, S, H, W, 3) taken at `focus` (S,) or (B, S) with
-    `camera` (defaults: the spec's)."""
+    `camera` (a `ThinLensCamera`, or params (B, 3) where each example has its own; defaults: the spec's)."""
     chex.assert_rank(stack, 5)
     focus = self.spec.focus_array if focus is None else focus
     camera = self.spec.camera if camera is None else camera
@@ -75,7 +75,7 @@ class Task:
       lo, hi = model.output_range
       mask = mask & (target >= lo) & (target <= hi)
     target = jnp.where(mask, target, 0.0)
-    maps = self.maps(model, batch['stack'], batch.get('focus'), depth_scale=scale)
+    maps = self.maps(model, batch['stack'], batch.get('focus'), batch.get('camera'), depth_scale=scale)
     return losses.multiscale(type(self).pointwise_loss, maps, target, mask)
 
   def image_metrics(self, pred, gt) -> dict:

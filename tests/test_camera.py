@@ -32,6 +32,14 @@ def test_circle_of_confusion_hand_computed():
   assert float(cam.psf_radius_px(0.02, 0.1, max_radius_px=10.0)) == 10.0  # CoC 28.6 px
 
 
+def test_cameras_as_params_broadcast_per_example():
+  """The traceable form training on varied cameras uses: params (B, 3) against depths (B, N) gives each example
+  the hand-computed CoC of its own camera (the two cases above)."""
+  params = np.stack([optics.DEFOCUSNET_CAMERA.params, optics.NYU_CAMERA.params])
+  coc = np.asarray(optics.camera.coc_diameter_px(params[:, None], np.array([[0.5], [1.0]]), np.array([[0.1], [4.0]])))
+  np.testing.assert_allclose(coc[:, 0], [5.721963, 10.80263], rtol=1e-5)
+
+
 def test_scaled_camera_renders_the_same_blur():
   cam = optics.DEFOCUSNET_CAMERA
   depth, focus = np.array([0.2, 0.8, 2.5]), 0.3

@@ -8,6 +8,7 @@ import pytest
 from scipy import ndimage
 from skimage import restoration
 
+from ddff_jax import errors
 from ddff_jax import optics
 from references import disk_psf_quadrature
 
@@ -21,9 +22,11 @@ def _disk(radius):
   return disk_psf_quadrature(radius, 2 * int(np.ceil(radius - 0.5)) + 1) if radius >= 0.5 else np.ones((1, 1))
 
 
-def reference_cost_volume(stack, focus, depths, balance=0.01, max_radius=10.0):
-  """The DDFS reference: one skimage wiener call per (hypothesis, image, channel), scipy Gaussian windows."""
-  f, n, b = 2.9e-3, 1.0, 256 / 3.1e-3
+def reference_cost_volume(stack, focus, depths, balance=0.01, max_radius=10.0, camera=(2.9e-3, 1.0, 3.1e-3 / 256)):
+  """The DDFS reference: one skimage wiener call per (hypothesis, image, channel), scipy Gaussian windows;
+  camera = (focal length m, f-number, pixel pitch m)."""
+  f, n, pitch = camera
+  b = 1.0 / pitch
   costs = []
   for d in depths:
     deblurred = []
@@ -37,6 +40,21 @@ def reference_cost_volume(stack, focus, depths, balance=0.01, max_radius=10.0):
     var = ndimage.gaussian_filter(((deblurred - mu) ** 2).mean(0), sigma=(1, 1, 0), truncate=4.0, mode='reflect')
     costs.append(np.sqrt(var).sum(-1))
   return np.stack(costs)
+
+
+def test_a_camera_per_example_as_params_matches_the_reference_for_each_camera():
+  """Cameras as traced (3,) params under vmap (training on varied cameras): each example's cost volume is the
+  reference's for its own camera and focus distances."""
+  stacks = np.random.default_rng(3).random((2, 3, 24, 22, 3))
+  cameras = np.array([[2.9e-3, 1.0, 3.1e-3 / 256], [4.3e-3, 1.9, 3.1e-3 / 256]])
+  focus = np.array([[0.1, 0.3, 1.5], [0.15, 0.7, 2.0]])
+  out = np.asarray(jax.vmap(lambda s, f, c: optics.defocus_cost_volume(s, f, c, DEPTHS))(
+      jnp.asarray(stacks, jnp.float32), jnp.asarray(focus, jnp.float32), jnp.asarray(cameras, jnp.float32)))
+  for i in range(2):
+    ref = reference_cost_volume(stacks[i], focus[i], DEPTHS, camera=tuple(cameras[i]))
+    assert np.max(np.abs(out[i] - ref)) / np.max(ref) < 1e-4, i
+  with pytest.raises(errors.UserError, match=r'\(3,\) params'):
+    optics.defocus_cost_volume(stacks[0].astype(np.float32), focus[0], cameras, DEPTHS)
 
 
 def test_cost_volume_matches_the_scikit_image_reference_loop():

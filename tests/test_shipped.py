@@ -61,3 +61,64 @@ def test_predict_pretrained_on_an_hci_folder_reproduces_the_recorded_figures(rea
   assert 100 * np.mean(np.abs(disparity - gt) > 0.07) == pytest.approx(recorded['badpix'], abs=0.05)
   assert float(metrics.ddff_image_metrics(disparity, gt, valid_range=None)['bumpiness']) == pytest.approx(
       recorded['bumpiness'], rel=1e-3)
+
+
+def test_everything_shipped_fits_in_25_mb():
+  sizes = {f: os.path.getsize(os.path.join(shipped.WEIGHTS_DIR, f)) for f in os.listdir(shipped.WEIGHTS_DIR)}
+  assert {f'{name}.npz' for name in shipped.METHODS.values()} <= set(sizes)
+  assert sum(sizes.values()) < 25e6, sizes
+
+
+def _rgbd_render(setting: str, scene: str):
+  from ddff_jax.configs import rgbd_render
+  from ddff_jax.data import sources
+  from conftest import SHARED_DATA
+  if not (SHARED_DATA / 'rgbd' / scene / 'image.png').is_file():
+    pytest.skip(f'RGB-D scene {scene} not found under {SHARED_DATA / "rgbd"} (set DDFF_SHARED_DATA)')
+  data = rgbd_render.get_config(setting).data
+  data.update(rgbd_root=str(SHARED_DATA / 'rgbd'), scenes=(scene,))
+  stacks, depths = sources.rgbd_render_arrays(data)
+  return stacks[0], depths[0], data
+
+
+def test_the_shipped_ddfs_reproduces_its_recorded_figures_on_a_real_scene_with_an_unseen_camera():
+  """The shipped DDFS on teddy rendered with the phone camera at unseen focus distances, told those settings: the
+  recorded MAE and scale-invariant error, restated here in NumPy."""
+  from ddff_jax import methods
+  from ddff_jax.data import inputs
+  model = shipped.load(shipped.METHODS['pretrained_ddfs'])
+  assert model.spec.target == 'depth' and model.meta['model']['name'] == 'ddfs'
+  recorded = model.meta['recorded']['phone:unseen/teddy']
+  stack, gt, data = _rgbd_render('phone:unseen', 'teddy')
+  camera = inputs.parse_camera(','.join(f'{k}={v}' for k, v in data.camera.items()))
+  depth = methods.from_name('pretrained_ddfs')(stack, np.asarray(data.focus_distances_m, np.float32), camera)
+  known = gt > 0
+  assert depth.shape == gt.shape
+  assert np.mean(np.abs(depth - gt)[known]) == pytest.approx(recorded['mae'], rel=1e-3)
+  log_ratio = np.log(depth[known]) - np.log(gt[known])
+  assert np.sqrt(np.mean(log_ratio ** 2) - np.mean(log_ratio) ** 2) == pytest.approx(recorded['scale_invariant'],
+                                                                                       rel=1e-3)
+
+
+def test_predict_pretrained_ddfs_on_a_folder_of_slices_with_camera_metadata(tmp_path):
+  """The issue's command line: a folder of 8-bit slices (nearest focus first), their focus distances and the
+  camera; depth in metres at the slices' size, close to the figures recorded on the float stack."""
+  from ddff_jax.data import formats
+  from conftest import run_command
+  stack, gt, data = _rgbd_render('phone:unseen', 'teddy')
+  folder = tmp_path / 'slices'
+  folder.mkdir()
+  for i, image in enumerate(stack):
+    formats.write_png(folder / f'slice_{i:02d}.png', np.round(image * 255).astype(np.uint8))
+  camera = ','.join(f'{k}={v}' for k, v in data.camera.items())
+  focus = ','.join(f'{f:g}' for f in data.focus_distances_m)
+  result = run_command(['python3', '-m', 'ddff_jax.predict', '--method=pretrained_ddfs', f'--input={folder}',
+                        f'--focus_distances_m={focus}', f'--camera={camera}', f'--output_dir={tmp_path / "out"}'])
+  assert result.returncode == 0, result.stderr[-2000:]
+  depth = np.load(tmp_path / 'out' / 'depth.npy')
+  assert depth.shape == gt.shape and (tmp_path / 'out' / 'depth.png').is_file()
+  recorded = shipped.load(shipped.METHODS['pretrained_ddfs']).meta['recorded']['phone:unseen/teddy']
+  assert np.mean(np.abs(depth - gt)[gt > 0]) == pytest.approx(recorded['mae'], rel=0.05)
+  bad = run_command(['python3', '-m', 'ddff_jax.predict', '--method=pretrained_ddfs', f'--input={folder}',
+                     '--focus_distances_m=0.15,0.7', f'--camera={camera}', f'--output_dir={tmp_path / "x"}'])
+  assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].startswith('error: the stack has 3 slices')

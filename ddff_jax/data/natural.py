@@ -235,3 +235,25 @@ def focal_stacks(num: int, seed: int, bank: np.ndarray, focus, config: SceneConf
     stacks.append(np.asarray(jnp.clip(optics.refocus(lfs, focus), 0.0, 1.0), np.float16))
     disparities.append(np.asarray(d))
   return np.concatenate(stacks), np.concatenate(disparities)
+
+
+def all_in_focus_scenes(num: int, seed: int, bank: np.ndarray, config: SceneConfig, depth_range_m,
+                        chunk: int = 16):
+  """`num` scenes seen by one pinhole view, for thin-lens rendering: all-in-focus images (N, H, W, 3) float32 in
+  [0, 1] (8-bit, noise-free) and metric depth (N, H, W). The layers' nearness (disparity_range is read as (0, 1):
+  0 = far, 1 = near; `min_span` is then a fraction of it) maps to inverse depth over `depth_range_m`, as in
+  `synthetic.sample_thin_lens_stack`."""
+  near, far = (float(v) for v in depth_range_m)
+  if not 0 < near < far:
+    raise errors.UserError(f'depth_range_m must be (near, far) with 0 < near < far, got {tuple(depth_range_m)}.')
+  config = dataclasses.replace(config, grid=1, disparity_range=(0.0, 1.0))
+  bank = jnp.asarray(bank)
+  root = jax.random.PRNGKey(seed)
+  render_chunk = jax.jit(jax.vmap(lambda k: render_scene(sample_scene(k, bank.shape[0], config), bank, config)))
+  images, depths = [], []
+  for start in range(0, num, chunk):
+    keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(start, min(num, start + chunk)))
+    views, nearness = render_chunk(keys)
+    images.append(np.asarray(views[:, 0, 0], np.float32) / 255.0)
+    depths.append(1.0 / (1.0 / far + np.asarray(nearness, np.float64) * (1.0 / near - 1.0 / far)))
+  return np.concatenate(images), np.concatenate(depths).astype(np.float32)

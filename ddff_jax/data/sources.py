@@ -74,7 +74,52 @@ def random_focus_sets(num: int, size: int, focus_range_m, seed: int) -> np.ndarr
   return np.sort(1.0 / dioptres, axis=1).astype(np.float32)
 
 
-SOURCES = ('synthetic_lf', 'synthetic_thin_lens', 'hci_mix', 'rgbd_render', 'ddff12scene')
+def random_cameras(num: int, camera_ranges, pixel_pitch_um: float, seed: int) -> np.ndarray:
+  """(num, 3) `ThinLensCamera.params` [focal length m, f-number, pixel pitch m]: focal lengths uniform and
+  f-numbers log-uniform within `camera_ranges` (focal_length_mm=(lo, hi), f_number=(lo, hi)), one pixel pitch."""
+  f_lo, f_hi = camera_ranges.focal_length_mm
+  n_lo, n_hi = camera_ranges.f_number
+  if not (0 < f_lo <= f_hi and 0 < n_lo <= n_hi):
+    raise errors.UserError(f'camera_ranges must give 0 < lo <= hi for focal_length_mm and f_number, got '
+                           f'{tuple(camera_ranges.focal_length_mm)} and {tuple(camera_ranges.f_number)}.')
+  rng = np.random.default_rng(seed)
+  focal = rng.uniform(f_lo, f_hi, num) * 1e-3
+  f_number = np.exp(rng.uniform(np.log(n_lo), np.log(n_hi), num))
+  return np.stack([focal, f_number, np.full(num, pixel_pitch_um * 1e-6)], -1).astype(np.float32)
+
+
+def natural_thin_lens_split(data_config, num: int, seed: int, varied: bool) -> ArraySource:
+  """Natural-texture layered scenes (`natural.all_in_focus_scenes`, scikit-image textures) rendered with the
+  thin-lens renderer, then sensor noise and 8-bit quantisation. With `varied`, every example has its own focus set
+  (`random_focus_sets` over `focus_range_m`) and camera (`random_cameras` over `camera_ranges`), carried in the
+  example as 'focus' (K,) and 'camera' (3,); otherwise all take the config's camera and focus distances."""
+  from ddff_jax.data import natural
+  images = natural.texture_images(None, tuple(data_config.skimage_textures))
+  bank = natural.texture_bank(images, data_config.num_textures, 128, seed)
+  scene = natural.SceneConfig(size=data_config.size, num_layers=data_config.num_layers,
+                              min_span=data_config.min_span)
+  aif, depths = natural.all_in_focus_scenes(num, seed, bank, scene, data_config.depth_range_m)
+  camera = thin_lens_camera(data_config.camera)
+  focus = np.broadcast_to(np.asarray(data_config.focus_distances_m, np.float32),
+                          (num, len(data_config.focus_distances_m)))
+  cameras = np.broadcast_to(camera.params, (num, 3))
+  if varied:
+    focus = random_focus_sets(num, focus.shape[1], data_config.focus_range_m, seed + 17)
+    cameras = random_cameras(num, data_config.camera_ranges, data_config.camera.pixel_pitch_um, seed + 29)
+  rng = np.random.default_rng(seed + 31)
+  stacks = np.empty((num, focus.shape[1]) + aif.shape[1:], np.float32)
+  for i in range(num):
+    params = cameras[i].astype(np.float64)
+    stack = np.asarray(optics.render_focal_stack(aif[i], depths[i], optics.ThinLensCamera(*params), focus[i],
+                                                 max_radius_px=data_config.max_radius_px))
+    noisy = stack + rng.uniform(0.0, data_config.max_noise) * rng.standard_normal(stack.shape)
+    stacks[i] = np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / 255.0
+  if varied:
+    return ArraySource(stack=stacks, depth=depths, focus=np.ascontiguousarray(focus), camera=cameras)
+  return ArraySource(stack=stacks, depth=depths)
+
+
+SOURCES = ('synthetic_lf', 'synthetic_thin_lens', 'natural_thin_lens', 'hci_mix', 'rgbd_render', 'ddff12scene')
 SPLITS = ('train', 'validation')
 _VALIDATION_SEED_OFFSET = 1_000_003  # disjoint seeds: validation scenes are never seen in training
 
@@ -94,7 +139,7 @@ def data_spec(data_config) -> FocalStackSpec:
                           metrics.DDFF_DISPARITY_RANGE)
   if source == 'hci_mix':
     return FocalStackSpec('disparity', hci_focus_disparities(data_config), None)
-  if source == 'rgbd_render':
+  if source in ('rgbd_render', 'natural_thin_lens'):
     return FocalStackSpec('depth', data_config.focus_distances_m, tuple(data_config.depth_range_m),
                           thin_lens_camera(data_config.camera))
   raise errors.UserError(f'unknown data source {source!r}; expected one of {SOURCES}.')
@@ -115,6 +160,10 @@ def build_split(data_config, seed: int, split: str):
     stacks, depths = rgbd_render_arrays(data_config)
     return ArraySource(stack=stacks, depth=depths)
   seed = seed if split == 'train' else seed + _VALIDATION_SEED_OFFSET
+  if source == 'natural_thin_lens':  # validation keeps the config's camera and focus set
+    train = split == 'train'
+    return natural_thin_lens_split(data_config, data_config.num_train if train else data_config.num_val, seed,
+                                   varied=train and data_config.varied)
   num = data_config.num_train if split == 'train' else data_config.num_val
   if source == 'synthetic_lf':
     scene = synthetic.SceneConfig(height=data_config.height, width=data_config.width,

@@ -26,6 +26,7 @@ from ddff_jax.models.registry import register
 
 ENCODER = ((128, 7), (256, 5), (512, 3), (512, 3), (512, 3))
 AGGREGATION_WIDTHS = (256, 128, 8)
+HYPOTHESIS_SPACINGS = ('depth', 'inverse_depth')
 TAPS = np.array([(dy, dx) for dy in (-2, 0, 2) for dx in (-2, 0, 2)], np.float32)  # 3×3 grid, dilation 2
 
 
@@ -99,9 +100,13 @@ class DDFSNet(nnx.Module):
   targets = ('depth',)
 
   def __init__(self, num_hypotheses: int = 64, *, depth_range_m=(0.1, 3.0), width: float = 1.0,
-               wiener_balance: float = 0.01, max_radius_px: float = 10.0, rngs: nnx.Rngs):
+               wiener_balance: float = 0.01, max_radius_px: float = 10.0, hypothesis_spacing: str = 'depth',
+               rngs: nnx.Rngs):
     if num_hypotheses < 2:
       raise errors.UserError(f'num_hypotheses must be >= 2, got {num_hypotheses}.')
+    if hypothesis_spacing not in HYPOTHESIS_SPACINGS:
+      raise errors.UserError(f'hypothesis_spacing must be one of {HYPOTHESIS_SPACINGS}, got {hypothesis_spacing!r}.')
+    self.hypothesis_spacing = hypothesis_spacing
     lo, hi = (float(v) for v in depth_range_m)
     if not 0 < lo < hi:
       raise errors.UserError(f'depth_range_m must be (near, far) with 0 < near < far, got {tuple(depth_range_m)}.')
@@ -130,16 +135,20 @@ class DDFSNet(nnx.Module):
 
   @property
   def hypotheses(self) -> np.ndarray:
-    """(D,) the depth hypotheses (m) of the cost volume and the soft-argmin."""
-    return np.linspace(*self.depth_range_m, self.num_hypotheses).astype(np.float32)
+    """(D,) the depth hypotheses (m) of the cost volume and the soft-argmin, increasing: uniform in depth (the
+    paper's), or uniform in inverse depth, the quantity blur is linear in (dense near, sparse far)."""
+    lo, hi = self.depth_range_m
+    if self.hypothesis_spacing == 'inverse_depth':
+      return (1.0 / np.linspace(1.0 / lo, 1.0 / hi, self.num_hypotheses)).astype(np.float32)
+    return np.linspace(lo, hi, self.num_hypotheses).astype(np.float32)
 
   @property
   def output_range(self) -> tuple[float, float]:
     return self.depth_range_m  # soft-argmin over the hypotheses cannot leave their range
 
   def cost_volume(self, stack, focus, camera, depth_scale=None):
-    """stack (B, K, H, W, 3), focus distances (K,) or (B, K), depth_scale (B,) or None -> normalised cost
-    (B, D, H, W), no gradient.
+    """stack (B, K, H, W, 3), focus distances (K,) or (B, K), camera (a `ThinLensCamera`, or its params (3,) or
+    one per example (B, 3)), depth_scale (B,) or None -> normalised cost (B, D, H, W), no gradient.
 
     With depth-scale augmentation an example is read as a scene σ times farther, taken by `camera.scaled(σ)`
     focused σ times farther: same images, and since that camera's blur for depth σd equals this camera's blur for d,
@@ -148,15 +157,19 @@ class DDFSNet(nnx.Module):
     if camera is None:
       raise errors.UserError('DDFSNet builds its cost volume from a thin-lens camera; this data has none '
                              '(give the camera: focal length, f-number, pixel pitch).')
+    if isinstance(camera, optics.ThinLensCamera):
+      camera.check_focus_distances(focus)
+      camera = camera.params
     focus = jnp.broadcast_to(jnp.asarray(focus, stack.dtype), stack.shape[:2])
+    camera = jnp.broadcast_to(jnp.asarray(camera, stack.dtype), stack.shape[:1] + (3,))
     scale = jnp.ones(stack.shape[:1], stack.dtype) if depth_scale is None else depth_scale
     hypotheses = jnp.asarray(self.hypotheses)[None] / scale[:, None]  # (B, D)
 
-    def one(s, f, h):
+    def one(s, f, c, h):
       return optics.normalize_cost_volume(optics.defocus_cost_volume(
-          s, f, camera, h, balance=self.wiener_balance, max_radius_px=self.max_radius_px))
+          s, f, c, h, balance=self.wiener_balance, max_radius_px=self.max_radius_px))
 
-    return jax.lax.stop_gradient(jax.vmap(one)(stack, focus, hypotheses))
+    return jax.lax.stop_gradient(jax.vmap(one)(stack, focus, camera, hypotheses))
 
   def forward(self, stack, focus, *, camera=None, depth_scale=None):
     """The registry's protocol: the four depth maps (coarse to fine) of a batch of thin-lens stacks; the last

@@ -109,17 +109,21 @@ class ThinLensCamera:
         raise errors.UserError(f'every focus distance must exceed the focal length {self.focal_length_m} m; '
                                f'got {fd.tolist()}.')
 
+  @property
+  def params(self) -> np.ndarray:
+    """(3,) float32 [focal length (m), f-number, pixel pitch (m)]: the camera as an array, so that compiled kernels
+    take it as an argument (one program for every camera) and batches carry one camera per example."""
+    return np.asarray([self.focal_length_m, self.f_number, self.pixel_pitch_m], np.float32)
+
   def coc_diameter_px(self, depth_m, focus_distance_m):
     """Circle-of-confusion diameter (px); broadcasts depth against focus distance."""
     self.check_focus_distances(focus_distance_m)
-    d = jnp.asarray(depth_m, jnp.float32)
-    df = jnp.asarray(focus_distance_m, jnp.float32)
-    f = self.focal_length_m
-    return self.pixels_per_metre * f * f * jnp.abs(d - df) / (d * self.f_number * (df - f))
+    return coc_diameter_px(self.params, depth_m, focus_distance_m)
 
   def psf_radius_px(self, depth_m, focus_distance_m, max_radius_px: float = 10.0):
     """Disk PSF radius = CoC / 2, clipped to `max_radius_px`."""
-    return jnp.clip(self.coc_diameter_px(depth_m, focus_distance_m) / 2.0, 0.0, max_radius_px)
+    self.check_focus_distances(focus_distance_m)
+    return psf_radius_px(self.params, depth_m, focus_distance_m, max_radius_px)
 
   def scaled(self, sigma: float) -> 'ThinLensCamera':
     """The camera for depths and focus distances scaled by `sigma` that renders identical blur.
@@ -131,6 +135,22 @@ class ThinLensCamera:
       raise errors.UserError(f'sigma must be > 0, got {sigma}.')
     return dataclasses.replace(self, focal_length_m=self.focal_length_m * sigma,
                                pixel_pitch_m=self.pixel_pitch_m * sigma)
+
+
+def coc_diameter_px(params, depth_m, focus_distance_m):
+  """The thin-lens CoC diameter (px) of a camera given as `params` (..., 3) [focal length m, f-number, pixel pitch m]
+  (`ThinLensCamera.params`; traceable, so cameras can vary per example): b·f²·|d − d_f| / (d·N·(d_f − f)),
+  b = 1/pitch. Broadcasts params[..., i] against depth and focus distance."""
+  params = jnp.asarray(params, jnp.float32)
+  f, n, pitch = params[..., 0], params[..., 1], params[..., 2]
+  d = jnp.asarray(depth_m, jnp.float32)
+  df = jnp.asarray(focus_distance_m, jnp.float32)
+  return f * f * jnp.abs(d - df) / (pitch * d * n * (df - f))
+
+
+def psf_radius_px(params, depth_m, focus_distance_m, max_radius_px: float = 10.0):
+  """Disk PSF radius = CoC / 2 of the camera `params` (see `coc_diameter_px`), clipped to `max_radius_px`."""
+  return jnp.clip(coc_diameter_px(params, depth_m, focus_distance_m) / 2.0, 0.0, max_radius_px)
 
 
 # DefocusNet / FoD500 (Blender): f = 2.9 mm, N = 1, a 3.1 mm sensor over 256 px.

@@ -19,6 +19,7 @@ import numpy as np
 
 from ddff_jax import errors
 from ddff_jax.optics import _validate
+from ddff_jax.optics import camera as camera_lib
 from ddff_jax.optics import filters
 from ddff_jax.optics import psf as psf_lib
 from ddff_jax.optics import deconvolution
@@ -41,7 +42,8 @@ def defocus_cost_volume(focal_stack, focus_distances_m, camera: ThinLensCamera, 
   Args:
     focal_stack: (K, H, W, C) uint8 or float in [0, 1].
     focus_distances_m: (K,) focus distance of every image, each beyond the focal length.
-    camera: the thin-lens camera that took the stack.
+    camera: the thin-lens camera that took the stack, or its `ThinLensCamera.params` (3,) array (traceable: a
+      camera per example under vmap; focus distances are then checked by whoever built it).
     depth_hypotheses_m: (D,) positive depths.
     balance: Wiener regularisation λ.
     max_radius_px: PSF radii are clipped to this.
@@ -57,14 +59,21 @@ def defocus_cost_volume(focal_stack, focus_distances_m, camera: ThinLensCamera, 
   depths = _validate.as_float_vector(depth_hypotheses_m, 'depth_hypotheses_m').astype(stack.dtype)
   if focus.shape[0] != stack.shape[0]:
     raise errors.UserError(f'focal_stack has {stack.shape[0]} images but {focus.shape[0]} focus distances were given.')
-  camera.check_focus_distances(focus)
+  if isinstance(camera, ThinLensCamera):
+    camera.check_focus_distances(focus)
+    params = camera.params
+  else:
+    params = jnp.asarray(camera, stack.dtype)
+    if params.shape != (3,):
+      raise errors.UserError(f'camera must be a ThinLensCamera or its (3,) params [focal length m, f-number, '
+                             f'pixel pitch m], got shape {params.shape}.')
   if _validate.is_concrete(depths) and not bool(jnp.all(depths > 0)):
     raise errors.UserError('depth_hypotheses_m must all be > 0.')
   support = psf_lib.disk_support(max_radius_px)
   if support > min(stack.shape[1:3]):
     raise errors.UserError(f'max_radius_px={max_radius_px} gives {support}x{support} PSFs, larger than the '
                            f'{stack.shape[1]}x{stack.shape[2]} images.')
-  return _cost_volume(stack, focus, depths, camera, float(balance), float(max_radius_px), float(sigma_px),
+  return _cost_volume(stack, focus, depths, params, float(balance), float(max_radius_px), float(sigma_px),
                       int(hypotheses_per_block), jax.default_backend() == 'cpu')
 
 
@@ -90,8 +99,8 @@ def _deblurred_moments(gain, spectra, shape, separate: bool):
   return first, second
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5, 6, 7, 8))
-def _cost_volume(stack, focus, depths, camera, balance, max_radius_px, sigma_px, block, separate_transforms):
+@functools.partial(jax.jit, static_argnums=(4, 5, 6, 7, 8))
+def _cost_volume(stack, focus, depths, camera_params, balance, max_radius_px, sigma_px, block, separate_transforms):
   shape = stack.shape[1:3]
   support = psf_lib.disk_support(max_radius_px)
   spectra = jnp.fft.rfft2(jnp.moveaxis(stack, -1, 1))  # (K, C, H, Wr)
@@ -99,7 +108,8 @@ def _cost_volume(stack, focus, depths, camera, balance, max_radius_px, sigma_px,
   window = filters.gaussian_kernel1d(sigma_px)
   # Every hypothesis' PSFs up front (D·K small kernels): built inside the loop, their many small independent
   # operations leave the loop on a worker thread, where XLA:CPU runs the transforms on one core.
-  psfs = psf_lib.disk_psf(camera.psf_radius_px(depths[:, None], focus[None, :], max_radius_px), support)  # (D, K, n, n)
+  radii = camera_lib.psf_radius_px(camera_params, depths[:, None], focus[None, :], max_radius_px)  # (D, K)
+  psfs = psf_lib.disk_psf(radii, support)  # (D, K, n, n)
 
   def one_hypothesis(psf):
     otf = psf_lib.symmetric_psf_otf(psf, shape)  # (K, H, Wr), real: the disk is symmetric

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 
 from ddff_jax import errors
 from ddff_jax.optics import _validate
+from ddff_jax.optics import camera as camera_lib
 from ddff_jax.optics import psf as psf_lib
 from ddff_jax.optics.camera import ThinLensCamera
 
@@ -52,7 +53,7 @@ def render_focal_stack(all_in_focus, depth_m, camera: ThinLensCamera, focus_dist
     raise errors.UserError(f"psf must be 'disk' or 'gaussian', got {psf!r}.")
   if num_layers < 2:
     raise errors.UserError(f'num_layers must be >= 2, got {num_layers}.')
-  return _render(image, depth, focus, camera, int(num_layers), float(max_radius_px), psf,
+  return _render(image, depth, focus, camera.params, int(num_layers), float(max_radius_px), psf,
                  float(gaussian_sigma_per_coc))
 
 
@@ -61,8 +62,8 @@ def render_defocus(all_in_focus, depth_m, camera: ThinLensCamera, focus_distance
   return render_focal_stack(all_in_focus, depth_m, camera, [focus_distance_m], **kwargs)[0]
 
 
-@functools.partial(jax.jit, static_argnums=(3, 4, 5, 6, 7))
-def _render(image, depth, focus, camera, num_layers, max_radius_px, psf, sigma_per_coc):
+@functools.partial(jax.jit, static_argnums=(4, 5, 6, 7))
+def _render(image, depth, focus, camera_params, num_layers, max_radius_px, psf, sigma_per_coc):
   height, width, _ = image.shape
   if psf == 'disk':
     size = psf_lib.disk_support(max_radius_px)
@@ -85,7 +86,7 @@ def _render(image, depth, focus, camera, num_layers, max_radius_px, psf, sigma_p
   spectra = jnp.fft.rfft2(jnp.moveaxis(premultiplied, -1, 1))  # (L, C+1, Hp, Wr)
 
   def one_focus(focus_distance):
-    coc = camera.coc_diameter_px(layer_depths, focus_distance)  # (L,)
+    coc = camera_lib.coc_diameter_px(camera_params, layer_depths, focus_distance)  # (L,)
     if psf == 'disk':
       otf = psf_lib.disk_otf(jnp.clip(coc / 2.0, 0.0, max_radius_px), padded_shape, size)
     else:

@@ -1,0 +1,127 @@
+"""python -m ddff_jax.rgbd_defocus [--config=ddff_jax/configs/rgbd_defocus.py] [--workdir=DIR]
+
+Defocus on real images: trains (or resumes, in <workdir>/ddfs and <workdir>/ddffnet) DDFSNet on natural-texture
+thin-lens scenes with a random camera and focus set per example, and DDFFNet on the same scenes at one camera and
+focus set, then measures both, the classical DFF and the raw cost-volume argmin on the real RGB-D scenes rendered
+with the thin-lens renderer for every test setting of the config ('<camera>:<focus set>' of
+`configs/rgbd_render.py`). DDFS is told each setting's camera and focus distances; DDFFNet gets, in each input slot,
+the image focused nearest in dioptres to its own (`camera_invariance.nearest_slots`); the classical DFF interpolates
+between the given focus distances in dioptres.
+
+Writes <workdir>/results.json, results.md (per setting and method: MAE, RMSE, AbsRel, scale-invariant error, over
+the scenes' known pixels; then DDFS's MAE under each setting relative to the training setting) and
+pictures/<setting>.png (one scene: input, ground truth, every method and its error).
+"""
+from __future__ import annotations
+
+import os
+
+from ddff_jax import cli
+from ddff_jax import errors
+
+_DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'rgbd_defocus.py')
+METRICS = ('mae', 'rmse', 'abs_rel', 'scale_invariant')
+METHODS = ('DDFS', 'DDFFNet', 'classical DFF', 'cost-volume argmin')
+PICTURE_SCENE = 'teddy'
+
+
+def define_flags():
+  from absl import flags
+  from ml_collections import config_flags
+  config_flags.DEFINE_config_file('config', _DEFAULT_CONFIG, 'Experiment config (rgbd_defocus.py, no argument).')
+  flags.DEFINE_string('workdir', 'runs/rgbd_defocus', 'Where both training runs and the results go.')
+  flags.DEFINE_bool('progress', True, 'Show progress bars while training.')
+
+
+def describe(setting: str) -> str:
+  """'phone:unseen' -> 'phone camera (f = 4.3 mm, N = 1.9), focus {0.15, 0.7, 2} m'."""
+  from ddff_jax.configs import rgbd_render
+  camera, _, focus = setting.partition(':')
+  c = rgbd_render.CAMERAS[camera]
+  return (f'{camera} (f = {c["focal_length_mm"]:g} mm, N = {c["f_number"]:g}), focus '
+          '{' + ', '.join(f'{x:g}' for x in rgbd_render.FOCUS_SETS[focus]) + '} m')
+
+
+def evaluate_setting(setting: str, test_config, ddfs, ddffnet, task, ddfs_predict, ddffnet_predict) -> dict:
+  """Every method's per-scene predictions and mean metrics on the RGB-D scenes (`test_config.scenes` at
+  `test_config.size` px) rendered for `setting`."""
+  import numpy as np
+  from ddff_jax import camera_invariance, metrics
+  from ddff_jax.configs import rgbd_render
+  from ddff_jax.data import sources
+  data = rgbd_render.get_config(setting).data
+  data.update(scenes=tuple(test_config.scenes), size=test_config.size)
+  stacks, depths = sources.rgbd_render_arrays(data)
+  camera = sources.thin_lens_camera(data.camera)
+  focus = np.asarray(data.focus_distances_m, np.float32)
+  slots = camera_invariance.nearest_slots(ddffnet.spec.focus_array, focus)
+  predictions = {
+      'DDFS': camera_invariance.predict_in_batches(lambda s: ddfs_predict(s, focus, camera), stacks, 2),
+      'DDFFNet': camera_invariance.predict_in_batches(lambda s: ddffnet_predict(s, None, None), stacks[:, slots], 2),
+      'classical DFF': np.stack([np.asarray(task.classical(s, focus)) for s in stacks]),
+      'cost-volume argmin': np.stack([camera_invariance.cost_argmin(s, focus, camera, ddfs.model) for s in stacks])}
+  table = {m: metrics.mean_over_images([task.image_metrics(p, g) for p, g in zip(predictions[m], depths)])
+           for m in METHODS}
+  return {'stacks': stacks, 'depths': depths, 'predictions': predictions, 'metrics': table, 'scenes': list(data.scenes),
+          'focus_distances_m': focus.tolist(), 'camera': dict(data.camera), 'ddffnet_slots': slots.tolist()}
+
+
+def run_experiment(config, workdir: str, progress: bool = True) -> dict:
+  from ddff_jax import camera_invariance, checkpoints, files, tasks, train, visualize
+  for name in ('ddfs', 'ddffnet'):
+    print(f'— training {name} in {workdir}/{name}', flush=True)
+    train.train_and_evaluate(config[name], os.path.join(workdir, name), progress)
+  ddfs, ddffnet = (checkpoints.load(os.path.join(workdir, name), 'best') for name in ('ddfs', 'ddffnet'))
+  task = tasks.build_task(ddfs.spec)
+  ddfs_predict = camera_invariance.compiled_predictor(task, ddfs.model)(ddfs.model)
+  ddffnet_predict = camera_invariance.compiled_predictor(task, ddffnet.model)(ddffnet.model)
+  results = {'checkpoints': {'DDFS': ddfs.step, 'DDFFNet': ddffnet.step},
+             'training_setting': config.test.training_setting, 'settings': {}}
+  for setting in config.test.settings:
+    out = evaluate_setting(setting, config.test, ddfs, ddffnet, task, ddfs_predict, ddffnet_predict)
+    description = describe(setting)
+    results['settings'][setting] = {'description': description, **{k: out[k] for k in (
+        'metrics', 'scenes', 'focus_distances_m', 'camera', 'ddffnet_slots')}}
+    i = out['scenes'].index(PICTURE_SCENE) if PICTURE_SCENE in out['scenes'] else 0
+    visualize.save_comparison_panel(os.path.join(workdir, 'pictures', f'{setting.replace(":", "_")}.png'),
+                                    out['stacks'][i][-1], out['depths'][i],
+                                    {m: out['predictions'][m][i] for m in METHODS},
+                                    title=f'{out["scenes"][i]}: {description}')
+    print(f'{description}: ' + '; '.join(f'{m} MAE {out["metrics"][m]["mae"]:.4f}' for m in METHODS), flush=True)
+  base = results['settings'].get(config.test.training_setting)
+  if base is None:
+    raise errors.UserError(f'test.training_setting {config.test.training_setting!r} is not among test.settings.')
+  results['ddfs_mae_relative_to_training'] = {
+      s: r['metrics']['DDFS']['mae'] / base['metrics']['DDFS']['mae'] for s, r in results['settings'].items()}
+  results['markdown'] = markdown_table(results)
+  files.write_json(os.path.join(workdir, 'results.json'), results)
+  files.write_text(os.path.join(workdir, 'results.md'), results['markdown'])
+  print(results['markdown'])
+  return results
+
+
+def markdown_table(results) -> str:
+  lines = ['| test setting | method | MAE (m) | RMSE (m) | AbsRel | scale-inv. |', '|---|---|---|---|---|---|']
+  for setting in results['settings'].values():
+    best = {k: min(setting['metrics'][m][k] for m in METHODS) for k in METRICS}
+    for method in METHODS:
+      m = setting['metrics'][method]
+      cells = [f'**{m[k]:.4f}**' if m[k] == best[k] else f'{m[k]:.4f}' for k in METRICS]
+      lines.append(f'| {setting["description"]} | {method} | ' + ' | '.join(cells) + ' |')
+  lines += ['', f'DDFS MAE relative to the training setting ({results["training_setting"]}):', '',
+            '| test setting | DDFS MAE / training-setting MAE |', '|---|---|']
+  for key, ratio in results['ddfs_mae_relative_to_training'].items():
+    lines.append(f'| {results["settings"][key]["description"]} | {ratio:.3f} |')
+  return '\n'.join(lines) + '\n'
+
+
+def main(argv):
+  from absl import flags
+  values = flags.FLAGS
+  if 'ddfs' not in cli.loaded_config(values.config):
+    raise errors.UserError('--config must be the experiment config (rgbd_defocus.py without a :model suffix).')
+  run_experiment(values.config, values.workdir, values.progress)
+
+
+if __name__ == '__main__':
+  cli.run(main, define_flags)
