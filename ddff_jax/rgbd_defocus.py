@@ -18,9 +18,9 @@ import os
 
 from ddff_jax import cli
 from ddff_jax import errors
+from ddff_jax.camera_invariance import METRICS  # the DDFS metrics, in the same table columns
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'rgbd_defocus.py')
-METRICS = ('mae', 'rmse', 'abs_rel', 'scale_invariant')
 METHODS = ('DDFS', 'DDFFNet', 'classical DFF', 'cost-volume argmin')
 PICTURE_SCENE = 'teddy'
 
