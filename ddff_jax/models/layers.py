@@ -103,10 +103,10 @@ _NHWC = ('NHWC', 'HWIO', 'NHWC')
 def conv_stride1(x, kernel, padding):
   """Stride-1 2-D convolution, NHWC × HWIO -> NHWC, `padding` ((top, bottom), (left, right)) of zeros.
 
-  Same value and input gradient as `lax.conv_general_dilated`; the kernel gradient is computed as one contraction
-  per tap over each image's pixels (Σ_n x_n,shiftedᵀ g_n), which XLA:CPU turns into matrix products. Its own
-  kernel-gradient convolution (batch and feature dimensions swapped) runs 4× slower than that on CPUs and dominates
-  a DDFFNet training step.
+  Same value and input gradient as `lax.conv_general_dilated`; the kernel gradient is computed as one matrix product
+  per tap over all the batch's pixels (x_shiftedᵀ g, (Cin, N·H·W) × (N·H·W, Cout)). XLA:CPU's own kernel-gradient
+  convolution (batch and feature dimensions swapped) runs several times slower than that and dominated a DDFFNet
+  training step.
   """
   return jax.lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=_NHWC)
 
@@ -122,10 +122,13 @@ def _conv_stride1_bwd(padding, residuals, g):
   kh, kw, cin, cout = kernel.shape
   n, h, w = g.shape[:3]
   padded = jnp.pad(x, ((0, 0),) + tuple(padding) + ((0, 0),))
+  # One contraction over all n·h·w pixels of a single dimension (free reshapes in NHWC): contracting over (h, w),
+  # or per image, runs XLA:CPU's dot 2–10× slower, worst on the deep layers' few pixels.
+  g = g.reshape(n * h * w, cout)
 
   def tap(carry, t):  # a loop, not kh·kw unrolled products: one shifted copy of x alive at a time
-    shifted = jax.lax.dynamic_slice(padded, (0, t // kw, t % kw, 0), (n, h, w, cin))
-    return carry, jnp.einsum('nhwi,nhwo->nio', shifted, g, preferred_element_type=jnp.float32).sum(0)
+    shifted = jax.lax.dynamic_slice(padded, (0, t // kw, t % kw, 0), (n, h, w, cin)).reshape(n * h * w, cin)
+    return carry, jnp.einsum('ki,ko->io', shifted, g, preferred_element_type=jnp.float32)
 
   _, taps = jax.lax.scan(tap, None, jnp.arange(kh * kw))
   return dx, taps.reshape(kh, kw, cin, cout).astype(kernel.dtype)
