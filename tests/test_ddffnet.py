@@ -186,18 +186,23 @@ def test_bfloat16_compute_keeps_float32_parameters_and_statistics_and_stays_clos
 
 
 def test_conv_stride1_value_and_gradients_are_xla_convolutions():
-  """`layers.conv_stride1` (the models' stride-1 convolutions) against `lax.conv_general_dilated`: same value, same
-  input and kernel gradients, for odd, even and 1×1 kernels; `layers.Conv` against `nnx.Conv` with the same weights."""
+  """`layers.conv_stride1` and `layers.conv_im2col` (the models' stride-1 convolutions) against
+  `lax.conv_general_dilated`: same value, same input and kernel gradients, for odd, even and 1×1 kernels, on a
+  9×8 and a 2×2 map; `layers.Conv` (either form) against `nnx.Conv` with the same weights."""
   rng = np.random.default_rng(0)
-  for kernel_size in ((3, 3), (2, 2), (1, 1), (5, 3)):
-    x = jnp.asarray(rng.standard_normal((2, 9, 8, 4)), jnp.float32)
+  ref = lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  loss = lambda f: (lambda x, k: jnp.sum(jnp.sin(f(x, k))))
+  cases = [((9, 8), layers.conv_stride1, k) for k in ((3, 3), (2, 2), (1, 1), (5, 3))] + [
+      ((9, 8), layers.conv_im2col, (5, 3)), ((2, 2), layers.conv_im2col, (3, 3)), ((2, 2), layers.conv_im2col, (2, 2))]
+  for size, form, kernel_size in cases:
+    x = jnp.asarray(rng.standard_normal((2,) + size + (4,)), jnp.float32)
     k = jnp.asarray(rng.standard_normal(kernel_size + (4, 3)), jnp.float32)
     padding = layers.same_padding(kernel_size)
-    ref = lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-    ours = lambda x, k: layers.conv_stride1(x, k, padding)
+    ours = lambda x, k: form(x, k, padding)
     np.testing.assert_allclose(np.asarray(ours(x, k)), np.asarray(ref(x, k)), atol=1e-5)
-    loss = lambda f: (lambda x, k: jnp.sum(jnp.sin(f(x, k))))
     for got, want in zip(jax.grad(loss(ours), (0, 1))(x, k), jax.grad(loss(ref), (0, 1))(x, k)):
       np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-4)
   conv, flax_conv = (cls(4, 3, (3, 3), rngs=nnx.Rngs(0)) for cls in (layers.Conv, nnx.Conv))
-  np.testing.assert_allclose(np.asarray(conv(x)), np.asarray(flax_conv(x)), atol=1e-5)
+  for size in ((9, 8), (4, 4), (2, 2)):  # conv_stride1, then conv_im2col (at most IM2COL_MAX_PIXELS)
+    x = jnp.asarray(rng.standard_normal((2,) + size + (4,)), jnp.float32)
+    np.testing.assert_allclose(np.asarray(conv(x)), np.asarray(flax_conv(x)), atol=1e-5)

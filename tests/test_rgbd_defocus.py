@@ -64,6 +64,26 @@ def test_natural_thin_lens_examples_carry_their_camera_focus_set_and_metric_dept
   np.testing.assert_allclose(example['depth'][0], 1.0 / (1.0 / 3.0 + t * (1.0 / 0.1 - 1.0 / 3.0)), rtol=1e-5)
 
 
+def test_stretched_training_depth_spans_the_whole_range_as_the_rgbd_renders_do():
+  """`stretch_inverse_depth` against a hand-computed scene (inverse depths 5, 2, 1 /m over (0.1, 3) m: t = 1,
+  0.25, 0 -> 1/z = 1/3 + t·(10 − 1/3)); a scene at one depth keeps it; with `stretch_depth` every training
+  scene's depth reaches both ends of the range and its inverse stays affine in the unstretched one."""
+  depths = np.array([[[0.2, 0.5], [1.0, 1.0]], [[0.7, 0.7], [0.7, 0.7]]], np.float32)
+  got = sources.stretch_inverse_depth(depths, (0.1, 3.0))
+  np.testing.assert_allclose(got[0], [[0.1, 1.0 / (1.0 / 3.0 + 0.25 * (10.0 - 1.0 / 3.0))], [3.0, 3.0]], rtol=1e-6)
+  np.testing.assert_allclose(got[1], 0.7)
+  data = _tiny_data()
+  plain = sources.build_split(data, 5, 'train')[0:6]['depth']
+  data.stretch_depth = True
+  stretched = sources.build_split(data, 5, 'train')[0:6]['depth']
+  np.testing.assert_allclose(stretched.min(axis=(1, 2)), 0.1, rtol=1e-5)
+  np.testing.assert_allclose(stretched.max(axis=(1, 2)), 3.0, rtol=1e-5)
+  for p, s in zip(plain, stretched):
+    slope, offset = np.polyfit(1.0 / p.ravel(), 1.0 / s.ravel(), 1)
+    np.testing.assert_allclose(1.0 / s, slope / p + offset, rtol=1e-4)
+    assert slope > 1.0  # the plain scenes span less than the whole range
+
+
 def test_ddfs_builds_each_examples_cost_volume_with_its_own_camera():
   """A batch with cameras (B, 3), as varied-camera training feeds it, gives every example the cost volume of its
   own camera, as one ThinLensCamera per example does."""

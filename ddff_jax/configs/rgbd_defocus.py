@@ -32,7 +32,8 @@ def data_config(varied: bool):
       skimage_textures=SKIMAGE_TEXTURES, num_textures=96, max_noise=0.01,
       camera=dict(rgbd_render.CAMERAS['defocusnet']), focus_distances_m=rgbd_render.FOCUS_SETS['train'],
       varied=varied, focus_range_m=(0.1, 2.0), camera_ranges=dict(focal_length_mm=(2.0, 3.5), f_number=(1.0, 1.4)),
-      depth_range_m=(0.1, 3.0), max_radius_px=10.0, crop=(64, 64), flip=True, transpose=True, depth_scales=()))
+      depth_range_m=(0.1, 3.0), stretch_depth=False, max_radius_px=10.0, crop=(64, 64), flip=True, transpose=True,
+      depth_scales=()))
 
 
 def train_config(model: str):

@@ -88,9 +88,22 @@ def random_cameras(num: int, camera_ranges, pixel_pitch_um: float, seed: int) ->
   return np.stack([focal, f_number, np.full(num, pixel_pitch_um * 1e-6)], -1).astype(np.float32)
 
 
+def stretch_inverse_depth(depths, depth_range_m) -> np.ndarray:
+  """depths (N, H, W) m -> each scene's inverse depth mapped affinely so that its nearest pixel lies at
+  depth_range_m[0] and its farthest at depth_range_m[1], as the RGB-D renders map each scene's disparity
+  (`rgbd.depth_from_disparity`). A scene at one depth keeps it."""
+  near, far = (float(v) for v in depth_range_m)
+  inverse = 1.0 / np.asarray(depths, np.float64)
+  lo, hi = inverse.min(axis=(1, 2), keepdims=True), inverse.max(axis=(1, 2), keepdims=True)
+  t = (inverse - lo) / np.where(hi > lo, hi - lo, 1.0)
+  stretched = 1.0 / (1.0 / far + t * (1.0 / near - 1.0 / far))
+  return np.where(hi > lo, stretched, depths).astype(np.float32)
+
+
 def natural_thin_lens_split(data_config, num: int, seed: int, varied: bool) -> ArraySource:
   """Natural-texture layered scenes (`natural.all_in_focus_scenes`, scikit-image textures) rendered with the
-  thin-lens renderer, then sensor noise and 8-bit quantisation. With `varied`, every example has its own focus set
+  thin-lens renderer, then sensor noise and 8-bit quantisation. With `stretch_depth`, each scene's depth is first
+  stretched over the whole `depth_range_m` (`stretch_inverse_depth`). With `varied`, every example has its own focus set
   (`random_focus_sets` over `focus_range_m`) and camera (`random_cameras` over `camera_ranges`), carried in the
   example as 'focus' (K,) and 'camera' (3,); otherwise all take the config's camera and focus distances."""
   from ddff_jax.data import natural
@@ -99,6 +112,8 @@ def natural_thin_lens_split(data_config, num: int, seed: int, varied: bool) -> A
   scene = natural.SceneConfig(size=data_config.size, num_layers=data_config.num_layers,
                               min_span=data_config.min_span)
   aif, depths = natural.all_in_focus_scenes(num, seed, bank, scene, data_config.depth_range_m)
+  if data_config.get('stretch_depth', False):
+    depths = stretch_inverse_depth(depths, data_config.depth_range_m)
   camera = thin_lens_camera(data_config.camera)
   focus = np.broadcast_to(np.asarray(data_config.focus_distances_m, np.float32),
                           (num, len(data_config.focus_distances_m)))
