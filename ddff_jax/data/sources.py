@@ -103,9 +103,9 @@ def stretch_inverse_depth(depths, depth_range_m) -> np.ndarray:
 def natural_thin_lens_split(data_config, num: int, seed: int, varied: bool) -> ArraySource:
   """Natural-texture layered scenes (`natural.all_in_focus_scenes`, scikit-image textures) rendered with the
   thin-lens renderer, then sensor noise and 8-bit quantisation. With `stretch_depth`, each scene's depth is first
-  stretched over the whole `depth_range_m` (`stretch_inverse_depth`). With `varied`, every example has its own focus set
-  (`random_focus_sets` over `focus_range_m`) and camera (`random_cameras` over `camera_ranges`), carried in the
-  example as 'focus' (K,) and 'camera' (3,); otherwise all take the config's camera and focus distances."""
+  stretched over the whole `depth_range_m` (`stretch_inverse_depth`). With `varied`, every example has its own
+  focus set (`random_focus_sets` over `focus_range_m`) and camera (`random_cameras` over `camera_ranges`), carried
+  in the example as 'focus' (K,) and 'camera' (3,); otherwise all take the config's camera and focus distances."""
   from ddff_jax.data import natural
   images = natural.texture_images(None, tuple(data_config.skimage_textures))
   bank = natural.texture_bank(images, data_config.num_textures, 128, seed)
