@@ -203,6 +203,6 @@ def test_conv_stride1_value_and_gradients_are_xla_convolutions():
     for got, want in zip(jax.grad(loss(ours), (0, 1))(x, k), jax.grad(loss(ref), (0, 1))(x, k)):
       np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-4)
   conv, flax_conv = (cls(4, 3, (3, 3), rngs=nnx.Rngs(0)) for cls in (layers.Conv, nnx.Conv))
-  for size in ((9, 8), (4, 4), (2, 2)):  # conv_stride1, then conv_im2col (at most IM2COL_MAX_PIXELS)
+  for size in ((9, 8), (2, 2)):  # conv_stride1, then conv_im2col (at most IM2COL_MAX_PIXELS)
     x = jnp.asarray(rng.standard_normal((2,) + size + (4,)), jnp.float32)
     np.testing.assert_allclose(np.asarray(conv(x)), np.asarray(flax_conv(x)), atol=1e-5)

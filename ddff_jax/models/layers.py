@@ -148,7 +148,7 @@ def conv_im2col(x, kernel, padding):
   return jnp.einsum('nhwc,co->nhwo', columns, kernel.reshape(kh * kw * cin, cout))
 
 
-IM2COL_MAX_PIXELS = 16  # maps of at most this many pixels (4×4) convolve by `conv_im2col`
+IM2COL_MAX_PIXELS = 4  # maps of at most this many pixels (2×2) convolve by `conv_im2col`
 
 
 def same_padding(kernel_size):
