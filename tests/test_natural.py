@@ -123,6 +123,22 @@ def test_random_scenes_stay_in_range_and_differ():
   assert not np.allclose(disparities[0], disparities[1])
 
 
+def test_texture_ranges_bound_the_sampled_textures_and_come_from_the_data_config():
+  import ml_collections
+  from ddff_jax.data import sources
+  config = natural.SceneConfig(size=32, num_layers=6, textureless_prob=0.0, contrast_range=(0.6, 1.4),
+                               texture_scale_range=(1.0, 2.5))
+  scenes = [natural.sample_scene(jax.random.PRNGKey(i), 4, config) for i in range(40)]
+  contrast = np.concatenate([np.asarray(s['contrast']) for s in scenes])
+  scale = np.concatenate([np.asarray(s['tex_scale']) for s in scenes])
+  assert contrast.min() >= 0.6 - 1e-6 and contrast.max() <= 1.4 + 1e-6 and contrast.max() - contrast.min() > 0.5
+  assert scale.min() >= 1.0 - 1e-5 and scale.max() <= 2.5 + 1e-5 and np.median(scale) > 1.3  # log-uniform: 1.58
+  flat = natural.sample_scene(jax.random.PRNGKey(0), 4, natural.SceneConfig(num_layers=6, textureless_prob=1.0))
+  np.testing.assert_array_equal(flat['contrast'], 0.0)  # textureless: flat colours only
+  data = ml_collections.ConfigDict(dict(textureless_prob=0.05, contrast_range=[0.6, 1.4], other=1))
+  assert sources.texture_options(data) == dict(textureless_prob=0.05, contrast_range=(0.6, 1.4))
+
+
 def test_texture_bank_cuts_patches_from_the_images():
   image = np.random.default_rng(0).uniform(0, 1, (40, 50, 3)).astype(np.float32)
   bank = natural.texture_bank([image], 3, 16, seed=0)

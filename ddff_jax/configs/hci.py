@@ -4,8 +4,10 @@ scenes, validated on a real scene, on 2 CPU cores in well under 90 minutes.
 Stacks as the DDFF supplement builds them from HCI light fields: 9×9 views refocused to 10 slices over −2.5 … 2.5
 px. The synthetic scenes span disparities −3.5 … 3.0 px, covering the shared scenes' ground truth (backgammon
 −1.55 … 0.53, antinous −3.13 … 2.69: beyond the stack on both sides), with textures cut from the RGB-D photographs
-and scikit-image's sample images (never from an HCI scene). Training crops are 64×64 with the eight rotations and
-mirrorings; evaluation is on whole 512×512 images.
+and scikit-image's sample images (never from an HCI scene), rich in focus cues (5 % flat layers, contrast
+0.6–1.4, textures shown at 1–2.5 texture px per image px: a weaker-textured mix taught the network to answer the
+mean, docs/real_light_fields.md). Training crops are 64×64 with the eight rotations and mirrorings; evaluation is
+on whole 512×512 images.
 
     python -m ddff_jax.train --config=ddff_jax/configs/hci.py --workdir=runs/hci_all
     python -m ddff_jax.train --config=ddff_jax/configs/hci.py --config.data.held_out=stratified/backgammon ...
@@ -39,7 +41,8 @@ def get_config(variant: str | None = None):
           'astronaut', 'camera', 'coffee', 'chelsea', 'rocket', 'coins', 'moon', 'brick', 'grass', 'gravel',
           'immunohistochemistry', 'hubble_deep_field', 'cell', 'text', 'page'),
       num_textures=96, num_synthetic=900, render_size=96, num_layers=6, disparity_range=(-3.5, 3.0),
-      max_noise=0.02, cache_dir=os.path.join('runs', 'cache'),
+      max_noise=0.02, textureless_prob=0.05, contrast_range=(0.6, 1.4), texture_scale_range=(1.0, 2.5),
+      cache_dir=os.path.join('runs', 'cache'),
       crop=(64, 64), flip=True, transpose=True))
   c.train = ml_collections.ConfigDict(dict(
       batch_size=4, num_steps=1800, optimizer='adam', learning_rate=1e-3, schedule='cosine', momentum=0.9,

@@ -29,7 +29,8 @@ SKIMAGE_TEXTURES = ('astronaut', 'camera', 'coffee', 'chelsea', 'rocket', 'coins
 def data_config(varied: bool):
   return ml_collections.ConfigDict(dict(
       source='natural_thin_lens', size=96, num_layers=6, min_span=0.7, num_train=1536, num_val=32,
-      skimage_textures=SKIMAGE_TEXTURES, num_textures=96, max_noise=0.01,
+      skimage_textures=SKIMAGE_TEXTURES, num_textures=96, max_noise=0.01, textureless_prob=0.15,
+      contrast_range=(0.3, 1.3), texture_scale_range=(0.5, 2.0),
       camera=dict(rgbd_render.CAMERAS['defocusnet']), focus_distances_m=rgbd_render.FOCUS_SETS['train'],
       varied=varied, focus_range_m=(0.1, 2.0), camera_ranges=dict(focal_length_mm=(2.0, 3.5), f_number=(1.0, 1.4)),
       depth_range_m=(0.1, 3.0), stretch_depth=False, max_radius_px=10.0, crop=(64, 64), flip=True, transpose=True,

@@ -43,6 +43,8 @@ class SceneConfig:
   max_slope: float = 0.8  # largest change of t across the image (slanted layers)
   max_curvature: float = 0.6
   max_noise: float = 0.02  # per-view Gaussian noise σ is drawn in [0, max_noise]
+  contrast_range: tuple[float, float] = (0.3, 1.3)  # a textured layer's contrast scale, uniform in this range
+  texture_scale_range: tuple[float, float] = (0.5, 2.0)  # texture px per image px, log-uniform (< 1 magnifies)
 
 
 def _as_rgb_float(image) -> np.ndarray:
@@ -115,8 +117,8 @@ def sample_scene(key, num_textures: int, config: SceneConfig) -> dict[str, jax.A
       t_centre=t_centre, slope=slope, curvature=curvature, d_far=d_far, span=span, kind=kind, half=half,
       centre=u((num, 2), -0.1, 1.1) * config.size, angle=u((num,), 0.0, np.pi),
       texture=jax.random.randint(next(k), (num,), 0, num_textures),
-      tex_scale=jnp.exp(u((num,), np.log(0.5), np.log(2.0))), tex_angle=u((num,), 0.0, 2 * np.pi),
-      tex_offset=u((num, 2), 0.0, 1.0), contrast=jnp.where(flat, 0.0, u((num,), 0.3, 1.3)),
+      tex_scale=jnp.exp(u((num,), *np.log(config.texture_scale_range))), tex_angle=u((num,), 0.0, 2 * np.pi),
+      tex_offset=u((num, 2), 0.0, 1.0), contrast=jnp.where(flat, 0.0, u((num,), *config.contrast_range)),
       flat_colour=u((num, 3), 0.1, 0.9), gain=u((), 0.7, 1.2), noise=u((), 0.0, config.max_noise))
 
 

@@ -100,6 +100,15 @@ def stretch_inverse_depth(depths, depth_range_m) -> np.ndarray:
   return np.where(hi > lo, stretched, depths).astype(np.float32)
 
 
+TEXTURE_OPTIONS = ('textureless_prob', 'contrast_range', 'texture_scale_range')
+
+
+def texture_options(data_config) -> dict:
+  """The `natural.SceneConfig` texture fields a data config sets (the others keep the dataclass defaults)."""
+  return {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k in TEXTURE_OPTIONS
+          if (v := data_config.get(k)) is not None}
+
+
 def natural_thin_lens_split(data_config, num: int, seed: int, varied: bool) -> ArraySource:
   """Natural-texture layered scenes (`natural.all_in_focus_scenes`, scikit-image textures) rendered with the
   thin-lens renderer, then sensor noise and 8-bit quantisation. With `stretch_depth`, each scene's depth is first
@@ -110,7 +119,7 @@ def natural_thin_lens_split(data_config, num: int, seed: int, varied: bool) -> A
   images = natural.texture_images(None, tuple(data_config.skimage_textures))
   bank = natural.texture_bank(images, data_config.num_textures, 128, seed)
   scene = natural.SceneConfig(size=data_config.size, num_layers=data_config.num_layers,
-                              min_span=data_config.min_span)
+                              min_span=data_config.min_span, **texture_options(data_config))
   aif, depths = natural.all_in_focus_scenes(num, seed, bank, scene, data_config.depth_range_m)
   if data_config.get('stretch_depth', False):
     depths = stretch_inverse_depth(depths, data_config.depth_range_m)
@@ -282,7 +291,7 @@ def natural_light_field_stacks(data_config, seed: int):
   from ddff_jax.data import natural
   scene = natural.SceneConfig(size=data_config.render_size, num_layers=data_config.num_layers,
                               disparity_range=tuple(data_config.disparity_range),
-                              max_noise=data_config.max_noise)
+                              max_noise=data_config.max_noise, **texture_options(data_config))
   recipe = dict(scene=dataclasses.asdict(scene), seed=seed, num=data_config.num_synthetic,
                 focus=hci_focus_disparities(data_config).tolist(), textures=list(data_config.skimage_textures),
                 rgbd=bool(data_config.rgbd_root), num_textures=data_config.num_textures, version=2)
