@@ -92,12 +92,10 @@ def stretch_inverse_depth(depths, depth_range_m) -> np.ndarray:
   """depths (N, H, W) m -> each scene's inverse depth mapped affinely so that its nearest pixel lies at
   depth_range_m[0] and its farthest at depth_range_m[1], as the RGB-D renders map each scene's disparity
   (`rgbd.depth_from_disparity`). A scene at one depth keeps it."""
-  near, far = (float(v) for v in depth_range_m)
-  inverse = 1.0 / np.asarray(depths, np.float64)
-  lo, hi = inverse.min(axis=(1, 2), keepdims=True), inverse.max(axis=(1, 2), keepdims=True)
-  t = (inverse - lo) / np.where(hi > lo, hi - lo, 1.0)
-  stretched = 1.0 / (1.0 / far + t * (1.0 / near - 1.0 / far))
-  return np.where(hi > lo, stretched, depths).astype(np.float32)
+  from ddff_jax.data import rgbd
+  inverse = 1.0 / np.asarray(depths, np.float64)  # a disparity up to scale: the renders' mapping applies as is
+  return np.stack([rgbd.depth_from_disparity(i, depth_range_m) if i.max() > i.min() else d
+                   for i, d in zip(inverse, depths)]).astype(np.float32)
 
 
 TEXTURE_OPTIONS = ('textureless_prob', 'contrast_range', 'texture_scale_range')
