@@ -25,6 +25,9 @@ def masked_l1(pred, target, mask=None):
   return masked_mean(jnp.abs(pred - target), mask)
 
 
+POINTWISE = {'mse': masked_mse, 'l1': masked_l1}  # by the name a config gives (`train.loss`)
+
+
 def multiscale(loss_fn, maps, target, mask):
   """`loss_fn(pred, target, mask)` averaged with equal weights over `maps` (each (B, h, w), any scale); the target
   and its mask are resampled to each scale by nearest neighbour (the DDFS loss: L1 over its four scales)."""

@@ -104,6 +104,35 @@ def badpix_curve(pred, gt, thresholds, *, valid_range=DDFF_DISPARITY_RANGE) -> j
   return jax.vmap(lambda t: 100.0 * _masked_mean(err > t, mask))(jnp.asarray(thresholds, jnp.float32))
 
 
+def errors_by_band(pred, gt, edges, *, badpix_threshold: float = BADPIX_THRESHOLD) -> list[dict]:
+  """Signed-disparity errors of one image grouped by ground-truth band [edges[i], edges[i+1]) over finite pixels
+  (±inf edges allowed, reported as None): per non-empty band its share of the pixels, MSE, median signed error
+  (prediction − truth) and BadPix %. A model that hedges towards the mean shows median errors of opposite signs at
+  the two ends."""
+  pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+  chex.assert_equal_shape([pred, gt])
+  known = np.isfinite(gt)
+  edge = lambda e: None if np.isinf(e) else float(e)  # None: unbounded (JSON has no infinity)
+  out = []
+  for lo, hi in zip(edges[:-1], edges[1:]):
+    band = known & (gt >= lo) & (gt < hi)
+    if band.any():
+      err = pred[band] - gt[band]
+      out.append({'band': (edge(lo), edge(hi)), 'share': float(band.sum() / known.sum()),
+                  'mse': float(np.mean(err ** 2)), 'median_error': float(np.median(err)),
+                  'badpix': float(100.0 * np.mean(np.abs(err) > badpix_threshold))})
+  return out
+
+
+def fit_slope(pred, gt) -> float:
+  """Slope of the least-squares line prediction ≈ a · truth + b over finite pixels: 1 for an unbiased predictor,
+  towards 0 for one that answers a constant."""
+  pred, gt = np.asarray(pred, np.float64).ravel(), np.asarray(gt, np.float64).ravel()
+  known = np.isfinite(gt)
+  g = gt[known] - gt[known].mean()
+  return float(np.sum(g * (pred[known] - pred[known].mean())) / np.sum(g * g))
+
+
 def ddfs_image_metrics(pred_depth, gt_depth, *, trim: float = 0.8) -> dict[str, jax.Array]:
   """DDFS depth metrics of one image over pixels with gt > 0 (and predictions clamped to >= 1e-6 m)."""
   p = jnp.maximum(jnp.asarray(pred_depth, jnp.float32), 1e-6)

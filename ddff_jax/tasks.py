@@ -22,8 +22,9 @@ from ddff_jax import optics
 from ddff_jax.data.spec import FocalStackSpec
 
 
-def build_task(spec: FocalStackSpec) -> 'Task':
-  return {'disparity': DisparityTask, 'depth': DepthTask}[spec.target](spec)
+def build_task(spec: FocalStackSpec, loss: str = '') -> 'Task':
+  """The task of `spec`'s target; `loss` ('mse' or 'l1', `losses.POINTWISE`) replaces its default training loss."""
+  return {'disparity': DisparityTask, 'depth': DepthTask}[spec.target](spec, loss)
 
 
 class Task:
@@ -33,8 +34,12 @@ class Task:
   value_name: str
   pointwise_loss = None
 
-  def __init__(self, spec: FocalStackSpec):
+  def __init__(self, spec: FocalStackSpec, loss: str = ''):
+    if loss and loss not in losses.POINTWISE:
+      raise errors.UserError(f'train.loss must be one of {sorted(losses.POINTWISE)} (or empty for the task\'s '
+                             f'{type(self).pointwise_loss.__name__}), got {loss!r}.')
     self.spec = spec
+    self.pointwise_loss = losses.POINTWISE[loss] if loss else type(self).pointwise_loss
 
   def check_model(self, model) -> None:
     """Refuses a model (instance or class) that cannot predict this task's target."""
@@ -76,7 +81,7 @@ class Task:
       mask = mask & (target >= lo) & (target <= hi)
     target = jnp.where(mask, target, 0.0)
     maps = self.maps(model, batch['stack'], batch.get('focus'), batch.get('camera'), depth_scale=scale)
-    return losses.multiscale(type(self).pointwise_loss, maps, target, mask)
+    return losses.multiscale(self.pointwise_loss, maps, target, mask)
 
   def image_metrics(self, pred, gt) -> dict:
     raise NotImplementedError

@@ -88,7 +88,7 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   data_sharding, replicated = NamedSharding(mesh, P('data')), NamedSharding(mesh, P())
 
   spec = sources.data_spec(config.data)
-  task = tasks.build_task(spec)
+  task = tasks.build_task(spec, config.train.get('loss', ''))
   task.check_model(registry.model_class(config.model.name))
   train_source = sources.build_split(config.data, config.seed, 'train')
   val_source = sources.build_split(config.data, config.seed, 'validation')

@@ -206,3 +206,25 @@ def test_conv_stride1_value_and_gradients_are_xla_convolutions():
   for size in ((9, 8), (2, 2)):  # conv_stride1, then conv_im2col (at most IM2COL_MAX_PIXELS)
     x = jnp.asarray(rng.standard_normal((2,) + size + (4,)), jnp.float32)
     np.testing.assert_allclose(np.asarray(conv(x)), np.asarray(flax_conv(x)), atol=1e-5)
+
+
+def test_softargmax_scorer_is_the_expected_focus_value_under_a_softmax_over_slices():
+  """`scorer='softargmax'`: per pixel, Σₛ softmax(maps)ₛ · focusₛ over the per-slice maps (stated in NumPy), so the
+  output stays within the focus values; the last map keeps its sign (no ReLU); without focus values, a clear error."""
+  model = DDFFNet(4, width=0.0625, dropout=0.0, scorer='softargmax', rngs=nnx.Rngs(0))
+  model.eval()
+  stack = jax.random.uniform(jax.random.PRNGKey(1), (2, 4, 32, 32, 3))
+  focus = np.array([[-2.0, -0.5, 1.0, 2.5], [0.1, 0.2, 0.4, 0.8]], np.float32)
+  got = np.asarray(model(stack, focus))
+  maps = np.asarray(model.per_slice_maps(stack.reshape(8, 32, 32, 3)), np.float64).reshape(2, 4, 32, 32)
+  assert (maps < 0).any()
+  weights = np.exp(maps - maps.max(1, keepdims=True))
+  weights /= weights.sum(1, keepdims=True)
+  np.testing.assert_allclose(got, np.einsum('bshw,bs->bhw', weights, focus), rtol=1e-5, atol=1e-5)
+  assert (got >= focus.min(1)[:, None, None] - 1e-6).all() and (got <= focus.max(1)[:, None, None] + 1e-6).all()
+  np.testing.assert_allclose(np.asarray(model(stack, focus[0])), np.einsum('bshw,s->bhw', weights, focus[0]),
+                             rtol=1e-5, atol=1e-5)  # one focus set for the whole batch
+  with pytest.raises(errors.UserError, match='soft-argmax scorer needs the stack.s focus values'):
+    model(stack)
+  with pytest.raises(errors.UserError, match="scorer must be one of"):
+    DDFFNet(4, scorer='argmax', rngs=nnx.Rngs(0))

@@ -85,8 +85,16 @@ def test_leave_one_out_trains_each_fold_without_its_scene_and_tabulates(tmp_path
     assert saved['data']['held_out'] == held_out
     for method in ('ddffnet', 'classical'):
       assert (out / f'{scene}_{method}.png').is_file()
-      assert set(results[scene][method]) == {'mse', 'rms', 'badpix', 'bumpiness'}
+      assert set(results[scene][method]) == {'mse', 'rms', 'badpix', 'bumpiness', 'slope', 'bands'}
   # The classical DFF figures are the documented ones (docs/real_light_fields.md).
   assert results['backgammon']['classical']['mse'] == pytest.approx(0.5491, abs=1e-3)
   table = (out / 'table.md').read_text()
-  assert table.count('| backgammon |') == 2 and table.count('| antinous |') == 2 and 'AiFDepthNet' in table
+  main, bands = table.split('By ground-truth disparity band')
+  assert main.count('| backgammon |') == 2 and main.count('| antinous |') == 2 and 'AiFDepthNet' in main
+  # backgammon's ground truth (−1.55 … 0.53 px) falls in four of the 1 px bands; antinous's reaches beyond the stack
+  assert [b['band'] for b in results['backgammon']['classical']['bands']] == [
+      [-2.5, -1.5], [-1.5, -0.5], [-0.5, 0.5], [0.5, 1.5]]
+  assert results['antinous']['classical']['bands'][0]['band'] == [None, -2.5]
+  for scene in results:
+    assert sum(b['share'] for b in results[scene]['ddffnet']['bands']) == pytest.approx(1.0)
+    assert bands.count(f'| {scene} | classical DFF |') == len(results[scene]['classical']['bands'])

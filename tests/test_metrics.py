@@ -100,3 +100,18 @@ def test_masked_losses_ignore_invalid_pixels():
   gt = np.array([[0.1, 0.0]])
   assert float(losses.masked_mse(np.array([[0.2, 100.0]]), gt)) == pytest.approx(0.01)
   assert float(losses.masked_l1(np.array([[0.2, 100.0]]), gt)) == pytest.approx(0.1)
+
+
+def test_errors_by_band_and_slope_hand_computed():
+  """Four known pixels (one NaN left out) in three bands; a prediction that halves the truth has slope 0.5."""
+  gt = np.array([[-3.0, -1.0, np.nan], [0.2, 0.4, 3.0]])
+  pred = np.array([[-2.0, -1.05, 7.0], [0.0, 0.4, 1.0]])
+  bands = metrics.errors_by_band(pred, gt, (-np.inf, -2.5, 0.0, 2.5, np.inf))
+  assert [b['band'] for b in bands] == [(None, -2.5), (-2.5, 0.0), (0.0, 2.5), (2.5, None)]
+  expected = [  # share, MSE, median error, BadPix(0.07) %
+      (1 / 5, 1.0, 1.0, 100.0), (1 / 5, 0.0025, -0.05, 0.0), (2 / 5, 0.02, -0.1, 50.0), (1 / 5, 4.0, -2.0, 100.0)]
+  for band, (share, mse, median, badpix) in zip(bands, expected):
+    assert band['share'] == pytest.approx(share) and band['mse'] == pytest.approx(mse)
+    assert band['median_error'] == pytest.approx(median) and band['badpix'] == pytest.approx(badpix)
+  truth = np.array([[-2.0, 0.0, 1.0], [3.0, np.nan, 5.0]])
+  assert metrics.fit_slope(0.5 * truth + 0.3, truth) == pytest.approx(0.5)

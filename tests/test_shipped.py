@@ -28,7 +28,7 @@ def test_a_written_model_reads_back_with_its_spec_and_predicts_the_same(tmp_path
   loaded = shipped.load_file(path)
   assert loaded.spec == spec and loaded.meta['recorded'] == {'scene': {'mse': 1.0}}
   stack = np.random.default_rng(0).uniform(0, 1, (1, 10, 32, 32, 3)).astype(np.float32)
-  forward = nnx.jit(lambda m, x: m(x))
+  forward = nnx.jit(lambda m, x: m(x, spec.focus_array))  # the config's soft-argmax scorer reads the focus values
   np.testing.assert_allclose(np.asarray(forward(loaded.model, stack)), np.asarray(forward(model, stack)), atol=1e-6)
   np.savez(tmp_path / 'plain.npz', a=np.zeros(2))
   with pytest.raises(errors.MissingKey, match='not a shipped ddff_jax model'):

@@ -74,6 +74,30 @@ def test_depth_loss_scales_the_target_and_ignores_unreachable_depths():
   assert loss == pytest.approx(np.mean(expected), rel=1e-5)
 
 
+def test_the_training_loss_can_be_chosen_by_name():
+  """`train.loss`: 'l1' makes the disparity task's loss the mean absolute error (its default is the paper's MSE),
+  over the signed ground truth's finite pixels; an unknown name is a one-line error naming the choices."""
+  spec = FocalStackSpec('disparity', (-1.0, 1.0), None)
+  rng = np.random.default_rng(0)
+  target = rng.uniform(-2, 2, (2, 4, 5)).astype(np.float32)
+  target[0, 1, 2] = np.nan  # unknown ground truth
+  constant = 0.3
+
+  class Constant:
+    targets, output_range = ('disparity',), None
+
+    def forward(self, stack, focus, *, camera=None, depth_scale=None):
+      return (jnp.full(stack.shape[:1] + stack.shape[2:4], constant),)
+
+  batch = {'stack': jnp.zeros((2, 2, 4, 5, 3)), 'disparity': jnp.asarray(target)}
+  known = np.isfinite(target)
+  for name, expected in (('', np.mean((constant - target[known]) ** 2)), ('mse', np.mean((constant - target[known]) ** 2)),
+                         ('l1', np.mean(np.abs(constant - target[known])))):
+    assert float(tasks.build_task(spec, name).loss(Constant(), batch)) == pytest.approx(expected, rel=1e-6)
+  with pytest.raises(ValueError, match=r"train.loss must be one of \['l1', 'mse'\].*got 'huber'"):
+    tasks.build_task(spec, 'huber')
+
+
 def test_classical_depth_task_finds_a_plane_at_a_focus_distance():
   """A fronto-parallel textured plane at 0.3 m (the middle focus distance) is sharpest in the middle image."""
   rng = np.random.default_rng(1)

@@ -6,9 +6,16 @@
 Variants of the paper's ablation: upsampling `upconv` (4×4 transposed conv, stride 2, optionally initialised
 bilinearly), `unpool` (max-unpooling with the encoder's pooling indices) or `bilinear`; skips any subset of
 cc1/cc2/cc3 (the output of encoder block K's last conv, concatenated after decoder stage K's upsampling).
+
+Not in the paper: `scorer='softargmax'` replaces the 1×1 convolution by a soft argmax over the slices: the per-slice
+maps (the last convolution without its ReLU) are a softmax over S per pixel, and the output is the expected focus
+value Σₛ pₛ·focusₛ (disparity or depth, in the focus values' units). The paper's linear scorer sees each slice's map
+separately, so it can only weigh absolute per-slice responses and cannot compare slices; the soft argmax compares
+them and cannot leave the stack's range (as AiFDepthNet's expected focus position).
 """
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 from flax import nnx
 
@@ -22,18 +29,22 @@ DECODER = ((512, (512, 512, 512), True), (512, (512, 512, 256), True), (256, (25
            (128, (128, 64), False), (64, (64, 1), False))
 UPSAMPLING = ('upconv', 'unpool', 'bilinear')
 SKIPS = ('cc1', 'cc2', 'cc3')
+SCORERS = ('linear', 'softargmax')
 
 
 @register('ddffnet')
 class DDFFNet(nnx.Module):
-  """Regresses the target of its training data (disparity, or metric depth) straight from the stack; it sees no
-  focus settings, so it is tied to the ones it was trained on."""
+  """Regresses the target of its training data (disparity, or metric depth) straight from the stack. With the
+  paper's linear scorer it sees no focus settings, so it is tied to the ones it was trained on; the soft-argmax
+  scorer reads the focus values it is given."""
   targets = ('disparity', 'depth')
   output_range = None
 
   def __init__(self, num_slices: int, *, upsample: str = 'upconv', skips=('cc3',), width: float = 1.0,
                dropout: float = 0.5, bilinear_init: bool = True, normalization: str = 'unit',
-               dtype: str = 'float32', param_dtype: str = 'float32', rngs: nnx.Rngs):
+               dtype: str = 'float32', param_dtype: str = 'float32', scorer: str = 'linear', rngs: nnx.Rngs):
+    if scorer not in SCORERS:
+      raise errors.UserError(f'scorer must be one of {SCORERS}, got {scorer!r}.')
     if upsample not in UPSAMPLING:
       raise errors.UserError(f'upsample must be one of {UPSAMPLING}, got {upsample!r}.')
     skips = tuple(sorted(set(skips)))
@@ -68,18 +79,22 @@ class DDFFNet(nnx.Module):
       convs = nnx.List()
       in_ch = c + (ch(ENCODER[stage - 1][-1]) if f'cc{stage}' in skips else 0)
       for i, out in enumerate(outs):
-        out_ch = 1 if (stage == 1 and i == len(outs) - 1) else ch(out)
-        convs.append(layers.ConvBNReLU(in_ch, out_ch, **precision, rngs=rngs))
+        last = stage == 1 and i == len(outs) - 1
+        out_ch = 1 if last else ch(out)
+        # The soft argmax takes the last map as logits: no ReLU to clip them.
+        convs.append(layers.ConvBNReLU(in_ch, out_ch, relu=not (last and scorer == 'softargmax'), **precision,
+                                       rngs=rngs))
         in_ch = out_ch
       self.decoder.append(convs)
     self.dropout = nnx.Dropout(dropout, rngs=rngs)
-    self.scorer = layers.Conv(num_slices, 1, (1, 1), use_bias=False, **precision, rngs=rngs)
+    self.scorer = layers.Conv(num_slices, 1, (1, 1), use_bias=False, **precision, rngs=rngs) \
+        if scorer == 'linear' else None
 
   def forward(self, stack, focus=None, *, camera=None, depth_scale=None):
-    """The registry's protocol: one full-resolution map. The focus settings, camera and depth scale are not
-    inputs of this network."""
-    del focus, camera, depth_scale
-    return (self(stack),)
+    """The registry's protocol: one full-resolution map. The camera and depth scale are not inputs of this
+    network; the focus values are only for the soft-argmax scorer."""
+    del camera, depth_scale
+    return (self(stack, focus),)
 
   def per_slice_maps(self, images):
     """Shared encoder-decoder: (N, H, W, 3) with H, W multiples of 32 -> (N, H, W) one map per image, in the
@@ -111,9 +126,9 @@ class DDFFNet(nnx.Module):
         x = self.dropout(x)
     return x[..., 0]
 
-  def __call__(self, stack):
+  def __call__(self, stack, focus=None):
     """stack (B, S, H, W, 3) float in [0, 1] -> disparity (B, H, W). Any H, W: reflect-padded to multiples of 32
-    and cropped back."""
+    and cropped back. `focus` (S,) or (B, S): the slices' focus values, needed by the soft-argmax scorer only."""
     if stack.ndim != 5 or stack.shape[1] != self.num_slices or stack.shape[-1] != 3:
       raise errors.UserError(f'DDFFNet expects a focal stack (B, {self.num_slices}, H, W, 3), got shape {stack.shape}.')
     b, s, h, w, _ = stack.shape
@@ -121,5 +136,12 @@ class DDFFNet(nnx.Module):
     padded, sizes = layers.pad_to_multiple(stack, 32, axes=(2, 3))
     maps = self.per_slice_maps(padded.reshape((b * s,) + padded.shape[2:]))  # slices share the weights
     maps = maps.reshape(b, s, *maps.shape[1:]).transpose(0, 2, 3, 1)  # (B, Hp, Wp, S)
-    disparity = self.scorer(maps)[..., 0].astype(jnp.float32)
+    if self.scorer is not None:
+      disparity = self.scorer(maps)[..., 0].astype(jnp.float32)
+    else:
+      if focus is None:
+        raise errors.UserError('DDFFNet with the soft-argmax scorer needs the stack\'s focus values (S,) or (B, S).')
+      focus = jnp.broadcast_to(jnp.asarray(focus, jnp.float32), (b, s))
+      weights = jax.nn.softmax(maps.astype(jnp.float32), axis=-1)
+      disparity = jnp.einsum('bhws,bs->bhw', weights, focus)
     return layers.crop_to(disparity, sizes)
