@@ -209,17 +209,18 @@ def test_conv_stride1_value_and_gradients_are_xla_convolutions():
 
 
 def test_softargmax_scorer_is_the_expected_focus_value_under_a_softmax_over_slices():
-  """`scorer='softargmax'`: per pixel, Σₛ softmax(maps)ₛ · focusₛ over the per-slice maps (stated in NumPy), so the
-  output stays within the focus values; the last map keeps its sign (no ReLU); without focus values, a clear error."""
-  model = DDFFNet(4, width=0.0625, dropout=0.0, scorer='softargmax', rngs=nnx.Rngs(0))
-  model.eval()
-  stack = jax.random.uniform(jax.random.PRNGKey(1), (2, 4, 32, 32, 3))
+  """`scorer='softargmax'`: per pixel, Σₛ softmax(maps)ₛ · focusₛ over the per-slice maps (here given logits, the
+  reference stated in NumPy), so the output stays within the focus values; the last map keeps its sign (no ReLU);
+  without focus values, a clear error."""
+  model = nnx.eval_shape(lambda: DDFFNet(4, width=0.0625, dropout=0.0, scorer='softargmax', rngs=nnx.Rngs(0)))
+  assert model.scorer is None and not model.decoder[-1][-1].relu and model.decoder[-1][-2].relu
+  maps = np.random.default_rng(1).normal(0, 3, (2, 4, 32, 32))
+  model.per_slice_maps = lambda images: jnp.asarray(maps.reshape(8, 32, 32), jnp.float32)  # stands for the network
+  stack = jnp.zeros((2, 4, 32, 32, 3))
   focus = np.array([[-2.0, -0.5, 1.0, 2.5], [0.1, 0.2, 0.4, 0.8]], np.float32)
-  got = np.asarray(model(stack, focus))
-  maps = np.asarray(model.per_slice_maps(stack.reshape(8, 32, 32, 3)), np.float64).reshape(2, 4, 32, 32)
-  assert (maps < 0).any()
   weights = np.exp(maps - maps.max(1, keepdims=True))
   weights /= weights.sum(1, keepdims=True)
+  got = np.asarray(model(stack, focus))
   np.testing.assert_allclose(got, np.einsum('bshw,bs->bhw', weights, focus), rtol=1e-5, atol=1e-5)
   assert (got >= focus.min(1)[:, None, None] - 1e-6).all() and (got <= focus.max(1)[:, None, None] + 1e-6).all()
   np.testing.assert_allclose(np.asarray(model(stack, focus[0])), np.einsum('bshw,s->bhw', weights, focus[0]),
