@@ -12,6 +12,8 @@ reproduces the released code's treatment instead, for comparing with published n
 """
 from __future__ import annotations
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -51,6 +53,10 @@ def hessian_norm(x):
   return jnp.sqrt(dx(gx) ** 2 + dy(gx) ** 2 + dx(gy) ** 2 + dy(gy) ** 2)
 
 
+def _static_range(valid_range):
+  return None if valid_range is None else tuple(float(v) for v in valid_range)
+
+
 def ddff_image_metrics(pred, gt, *, valid_range=DDFF_DISPARITY_RANGE, badpix_threshold: float = BADPIX_THRESHOLD,
                        min_prediction: float = 1e-3, reference_compat: bool = False) -> dict[str, jax.Array]:
   """All DDFF metrics of one image: pred, gt (H, W) disparity in px. Percentages in [0, 100].
@@ -59,6 +65,13 @@ def ddff_image_metrics(pred, gt, *, valid_range=DDFF_DISPARITY_RANGE, badpix_thr
   reports the ratio and log metrics (AbsRel, SqRel, logRMS, δ) as NaN, since they need positive disparities.
   Returns NaN for every metric when the image has no valid pixel.
   """
+  # One compiled program per image shape instead of some forty eagerly compiled operations per process.
+  return _ddff_image_metrics(pred, gt, _static_range(valid_range), float(badpix_threshold), float(min_prediction),
+                             bool(reference_compat))
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4, 5))
+def _ddff_image_metrics(pred, gt, valid_range, badpix_threshold, min_prediction, reference_compat):
   pred = jnp.asarray(pred, jnp.float32)
   signed = valid_range is None
   gt = jnp.asarray(gt, jnp.float32)
@@ -94,6 +107,11 @@ def ddff_image_metrics(pred, gt, *, valid_range=DDFF_DISPARITY_RANGE, badpix_thr
 
 def badpix_curve(pred, gt, thresholds, *, valid_range=DDFF_DISPARITY_RANGE) -> jax.Array:
   """BadPix(τ) in % for every τ of `thresholds` (one image): (T,). `valid_range=None`: all finite pixels."""
+  return _badpix_curve(pred, gt, thresholds, _static_range(valid_range))
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _badpix_curve(pred, gt, thresholds, valid_range):
   gt = jnp.asarray(gt, jnp.float32)
   if valid_range is None:
     mask = jnp.isfinite(gt)
@@ -135,6 +153,11 @@ def fit_slope(pred, gt) -> float:
 
 def ddfs_image_metrics(pred_depth, gt_depth, *, trim: float = 0.8) -> dict[str, jax.Array]:
   """DDFS depth metrics of one image over pixels with gt > 0 (and predictions clamped to >= 1e-6 m)."""
+  return _ddfs_image_metrics(pred_depth, gt_depth, float(trim))
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _ddfs_image_metrics(pred_depth, gt_depth, trim):
   p = jnp.maximum(jnp.asarray(pred_depth, jnp.float32), 1e-6)
   gt = jnp.asarray(gt_depth, jnp.float32)
   chex.assert_equal_shape([p, gt])

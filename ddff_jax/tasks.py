@@ -23,7 +23,7 @@ from ddff_jax.data.spec import FocalStackSpec
 
 
 def build_task(spec: FocalStackSpec, loss: str = '') -> 'Task':
-  """The task of `spec`'s target; `loss` ('mse' or 'l1', `losses.POINTWISE`) replaces its default training loss."""
+  """The task of `spec`'s target; `loss` (a name of `losses.POINTWISE`) replaces its default training loss."""
   return {'disparity': DisparityTask, 'depth': DepthTask}[spec.target](spec, loss)
 
 
@@ -38,6 +38,9 @@ class Task:
     if loss and loss not in losses.POINTWISE:
       raise errors.UserError(f'train.loss must be one of {sorted(losses.POINTWISE)} (or empty for the task\'s '
                              f'{type(self).pointwise_loss.__name__}), got {loss!r}.')
+    if loss == 'inverse_l1' and self.target != 'depth':
+      raise errors.UserError(f"train.loss 'inverse_l1' needs metric depth targets; this data's target is "
+                             f'{self.target}.')
     self.spec = spec
     self.pointwise_loss = losses.POINTWISE[loss] if loss else type(self).pointwise_loss
 

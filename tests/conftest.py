@@ -64,6 +64,10 @@ def pytest_collection_modifyitems(config, items):
   if config.getoption('--runslow'):
     for item in items:
       item.own_markers = [m for m in item.own_markers if m.name != 'slow']
+  # The tests that read the README's tool-line folder go first: pytest-xdist hands each worker a first chunk of
+  # consecutive tests, so one worker builds the folder and runs them while the other gets on with the rest, instead
+  # of idling on the folder's lock when they meet later.
+  items.sort(key=lambda item: 'readme_folder' not in getattr(item, 'fixturenames', ()))
 
 
 def hci_scene_path(name: str) -> pathlib.Path:

@@ -94,8 +94,25 @@ def test_the_training_loss_can_be_chosen_by_name():
   for name, expected in (('', np.mean((constant - target[known]) ** 2)), ('mse', np.mean((constant - target[known]) ** 2)),
                          ('l1', np.mean(np.abs(constant - target[known])))):
     assert float(tasks.build_task(spec, name).loss(Constant(), batch)) == pytest.approx(expected, rel=1e-6)
-  with pytest.raises(ValueError, match=r"train.loss must be one of \['l1', 'mse'\].*got 'huber'"):
+  with pytest.raises(ValueError, match=r"train.loss must be one of \['inverse_l1', 'l1', 'mse'\].*got 'huber'"):
     tasks.build_task(spec, 'huber')
+  with pytest.raises(ValueError, match="'inverse_l1' needs metric depth targets; this data's target is disparity"):
+    tasks.build_task(spec, 'inverse_l1')
+
+
+def test_the_inverse_depth_loss_is_the_l1_of_inverse_depths_over_every_scale():
+  """`train.loss=inverse_l1` on depth: mean |1/pred − 1/target| over the reachable pixels of each scale."""
+  rng = np.random.default_rng(1)
+  depth = rng.uniform(0.05, 3.5, (2, 16, 16)).astype(np.float32)  # some outside DDFS's 0.1–3 m
+  constant = 0.8
+  loss = float(tasks.build_task(DEPTH_SPEC, 'inverse_l1').loss(
+      _ConstantModel(constant), {'stack': jnp.zeros((2, 3, 16, 16, 3)), 'depth': jnp.asarray(depth)}))
+  expected = []
+  for s in (8, 4, 2, 1):
+    sub = np.asarray(jax.image.resize(depth, (2, 16 // s, 16 // s), 'nearest'))
+    ok = (sub >= 0.1) & (sub <= 3.0)
+    expected.append(np.abs(1 / constant - 1 / sub.astype(np.float64))[ok].mean())
+  assert loss == pytest.approx(np.mean(expected), rel=1e-5)
 
 
 def test_classical_depth_task_finds_a_plane_at_a_focus_distance():

@@ -55,7 +55,8 @@ def train_config(model: str):
     raise errors.UserError(f"rgbd_defocus config: expected 'ddfs' or 'ddffnet', got {model!r}.")
   c.train = ml_collections.ConfigDict(dict(
       batch_size=8, num_steps=1200 if model == 'ddfs' else 1500, optimizer='adam', learning_rate=1e-3, schedule='cosine', momentum=0.9,
-      weight_decay=0.0, lr_decay=0.5, lr_decay_epochs=8, grad_clip=5.0, init_weights=''))
+      weight_decay=0.0, lr_decay=0.5, lr_decay_epochs=8, grad_clip=5.0, init_weights='',
+      loss=''))  # '': the task's L1 on metric depth; 'inverse_l1': L1 on inverse depth
   c.log_every = 20
   c.eval_every = 250
   c.checkpoint_every = 100

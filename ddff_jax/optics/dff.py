@@ -12,7 +12,13 @@ from ddff_jax.optics import _validate
 from ddff_jax.optics import filters
 
 FOCUS_MEASURES = ('modified_laplacian', 'local_variance', 'gradient_energy')
+REFINEMENTS = (None, 'parabolic', 'softargmax')
 _LUMA = np.array([0.299, 0.587, 0.114])
+
+
+def _check_choice(name: str, value, choices) -> None:
+  if value not in choices:
+    raise errors.UserError(f'{name} must be one of {choices}, got {value!r}.')
 
 
 def _grayscale(stack):
@@ -43,8 +49,7 @@ def focus_measure(stack, measure: str = 'modified_laplacian', window: int = 9) -
     (S, H, W) float, larger = sharper.
   """
   _validate.check_rank(stack, (3, 4), 'stack', '(S, H, W, C) or (S, H, W)')
-  if measure not in FOCUS_MEASURES:
-    raise errors.UserError(f'measure must be one of {FOCUS_MEASURES}, got {measure!r}.')
+  _check_choice('measure', measure, FOCUS_MEASURES)
   return _focus_measure(_validate.as_float_image(stack, 'stack'), measure, int(window))
 
 
@@ -70,9 +75,12 @@ def best_focus_index(measure_volume, refine: str = 'parabolic', temperature: flo
   scaling each pixel's measures to [0, 1]).
   """
   _validate.check_rank(measure_volume, 3, 'measure_volume', '(S, H, W)')
-  if refine not in (None, 'parabolic', 'softargmax'):
-    raise errors.UserError(f"refine must be None, 'parabolic' or 'softargmax', got {refine!r}.")
-  f = jnp.asarray(measure_volume)
+  _check_choice('refine', refine, REFINEMENTS)
+  return _best_focus_index(jnp.asarray(measure_volume), refine, temperature)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _best_focus_index(f, refine, temperature):
   num = f.shape[0]
   if refine == 'softargmax':
     lo, hi = jnp.min(f, axis=0), jnp.max(f, axis=0)
@@ -111,7 +119,15 @@ def depth_from_focus(stack, slice_values, *, measure: str = 'modified_laplacian'
   values = _validate.as_float_vector(slice_values, 'slice_values')
   if values.shape[0] != stack.shape[0]:
     raise errors.UserError(f'stack has {stack.shape[0]} slices but {values.shape[0]} slice values were given.')
-  index = best_focus_index(focus_measure(stack, measure, window), refine, temperature)
+  _check_choice('measure', measure, FOCUS_MEASURES)
+  _check_choice('refine', refine, REFINEMENTS)
+  return _depth_from_focus(_validate.as_float_image(stack, 'stack'), values, measure, int(window), refine,
+                           temperature)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _depth_from_focus(stack, values, measure, window, refine, temperature):
+  index = _best_focus_index(_focus_measure(stack, measure, window), refine, temperature)
   return index_to_value(index, values)
 
 
