@@ -62,11 +62,14 @@ def evaluate_fold(workdir: str, scene_folder: str, output_dir: str) -> dict:
 
 
 def model_label(config) -> str:
-  """'DDFFNet-CC3', or e.g. 'DDFFNet-CC1-unpool, soft-argmax scorer': the variant the folds train."""
+  """'DDFFNet-CC3', or e.g. 'DDFFNet-CC1-unpool, local soft-argmax scorer': the variant the folds train."""
   m = config.model
   parts = [sk.upper() for sk in m.skips] + ([] if m.upsample == 'upconv' else [m.upsample])
   name = '-'.join(['DDFFNet'] + parts)
-  return name + (', soft-argmax scorer' if m.get('scorer', 'linear') == 'softargmax' else '')
+  scorer = m.get('scorer', 'linear')
+  if scorer == 'linear':
+    return name
+  return f"{name}, {scorer.replace('_', ' ').replace('softargmax', 'soft-argmax')} scorer"
 
 
 def table(results: dict, label: str = 'DDFFNet-CC3') -> str:

@@ -7,7 +7,7 @@ A task is chosen by the data's description (`FocalStackSpec.target`), never by t
   DepthTask      thin-lens focal stacks with known camera settings -> metric depth (m); masked L1; the DDFS
                  metrics; checkpoints selected by validation MAE.
 Models follow the registry's protocol (`ddff_jax.models.registry`): `model.forward(stack, focus, camera=…,
-depth_scale=…)` gives their maps coarse to fine, so a task works with any registered model.
+depth_scale=…)` gives their maps coarse to fine (the prediction last), so a task works with any registered model.
 """
 from __future__ import annotations
 

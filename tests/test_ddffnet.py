@@ -229,3 +229,32 @@ def test_softargmax_scorer_is_the_expected_focus_value_under_a_softmax_over_slic
     model(stack)
   with pytest.raises(errors.UserError, match="scorer must be one of"):
     DDFFNet(4, scorer='argmax', rngs=nnx.Rngs(0))
+
+
+def test_local_softargmax_scorer_averages_over_the_most_likely_slice_and_its_neighbours():
+  """`scorer='local_softargmax'`: per pixel, the expectation of the focus values under a softmax over the logits of
+  the argmax slice and its two neighbours (one at the ends of the stack), stated in NumPy pixel by pixel; a bimodal
+  pixel answers at its stronger mode. Training also sees the full soft argmax (`forward` gives both)."""
+  model = nnx.eval_shape(lambda: DDFFNet(5, width=0.0625, dropout=0.0, scorer='local_softargmax', rngs=nnx.Rngs(0)))
+  assert model.scorer is None and not model.decoder[-1][-1].relu
+  maps = np.random.default_rng(2).normal(0, 3, (2, 5, 32, 32))
+  maps[0, :, 0, 0] = [4.0, 3.0, -9.0, -9.0, 3.9]  # two modes, at both ends
+  model.per_slice_maps = lambda images: jnp.asarray(maps.reshape(10, 32, 32), jnp.float32)
+  focus = np.array([-2.0, -1.0, 0.0, 1.5, 2.5], np.float32)
+  want = np.empty((2, 32, 32))
+  for b, i, j in np.ndindex(2, 32, 32):
+    logits = maps[b, :, i, j]
+    k = int(np.argmax(logits))
+    window = slice(max(k - 1, 0), k + 2)
+    p = np.exp(logits[window] - logits[window].max())
+    want[b, i, j] = np.sum(p * focus[window]) / np.sum(p)
+  stack = jnp.zeros((2, 5, 32, 32, 3))
+  got = np.asarray(model(stack, focus))
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+  full, local = model.forward(stack, focus)  # training sees the full soft argmax too; the prediction is the last
+  weights = np.exp(maps - maps.max(1, keepdims=True))
+  np.testing.assert_allclose(np.asarray(full), np.einsum('bshw,s->bhw', weights / weights.sum(1, keepdims=True), focus),
+                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_array_equal(np.asarray(local), got)
+  p0 = np.exp(maps[0, :2, 0, 0] - 4.0)
+  assert got[0, 0, 0] == pytest.approx(np.dot(p0, focus[:2]) / p0.sum(), abs=1e-5)  # about -1.73: the near mode

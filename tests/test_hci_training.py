@@ -98,3 +98,14 @@ def test_leave_one_out_trains_each_fold_without_its_scene_and_tabulates(tmp_path
   for scene in results:
     assert sum(b['share'] for b in results[scene]['ddffnet']['bands']) == pytest.approx(1.0)
     assert bands.count(f'| {scene} | classical DFF |') == len(results[scene]['classical']['bands'])
+
+
+def test_the_table_names_the_variant_the_folds_train():
+  from ddff_jax import leave_one_out
+  config = hci_config.get_config()
+  assert leave_one_out.model_label(config) == 'DDFFNet-CC3, soft-argmax scorer'
+  config.model.scorer = 'local_softargmax'
+  assert leave_one_out.model_label(config) == 'DDFFNet-CC3, local soft-argmax scorer'
+  config = hci_config.get_config('cc1-unpool')
+  config.model.scorer = 'linear'
+  assert leave_one_out.model_label(config) == 'DDFFNet-CC1-unpool'

@@ -11,7 +11,10 @@ Not in the paper: `scorer='softargmax'` replaces the 1×1 convolution by a soft 
 maps (the last convolution without its ReLU) are a softmax over S per pixel, and the output is the expected focus
 value Σₛ pₛ·focusₛ (disparity or depth, in the focus values' units). The paper's linear scorer sees each slice's map
 separately, so it can only weigh absolute per-slice responses and cannot compare slices; the soft argmax compares
-them and cannot leave the stack's range (as AiFDepthNet's expected focus position).
+them and cannot leave the stack's range (as AiFDepthNet's expected focus position). `scorer='local_softargmax'`
+takes the same expectation over the most likely slice and its two neighbours only (a softmax over those three
+logits): where the slice probabilities are spread or have two modes (a textureless region), the full expectation
+lands between them, in the middle of the range, and the local one stays at the mode.
 """
 from __future__ import annotations
 
@@ -29,7 +32,8 @@ DECODER = ((512, (512, 512, 512), True), (512, (512, 512, 256), True), (256, (25
            (128, (128, 64), False), (64, (64, 1), False))
 UPSAMPLING = ('upconv', 'unpool', 'bilinear')
 SKIPS = ('cc1', 'cc2', 'cc3')
-SCORERS = ('linear', 'softargmax')
+SCORERS = ('linear', 'softargmax', 'local_softargmax')
+LOCAL_RADIUS = 1  # slices on each side of the mode that the local soft argmax averages over
 
 
 @register('ddffnet')
@@ -82,19 +86,20 @@ class DDFFNet(nnx.Module):
         last = stage == 1 and i == len(outs) - 1
         out_ch = 1 if last else ch(out)
         # The soft argmax takes the last map as logits: no ReLU to clip them.
-        convs.append(layers.ConvBNReLU(in_ch, out_ch, relu=not (last and scorer == 'softargmax'), **precision,
+        convs.append(layers.ConvBNReLU(in_ch, out_ch, relu=not (last and scorer != 'linear'), **precision,
                                        rngs=rngs))
         in_ch = out_ch
       self.decoder.append(convs)
     self.dropout = nnx.Dropout(dropout, rngs=rngs)
     self.scorer = layers.Conv(num_slices, 1, (1, 1), use_bias=False, **precision, rngs=rngs) \
         if scorer == 'linear' else None
+    self.local = scorer == 'local_softargmax'
 
   def forward(self, stack, focus=None, *, camera=None, depth_scale=None):
-    """The registry's protocol: one full-resolution map. The camera and depth scale are not inputs of this
-    network; the focus values are only for the soft-argmax scorer."""
+    """The registry's protocol: the full-resolution readouts (`readouts`). The camera and depth scale are not
+    inputs of this network; the focus values are only for the soft-argmax scorers."""
     del camera, depth_scale
-    return (self(stack, focus),)
+    return self.readouts(stack, focus)
 
   def per_slice_maps(self, images):
     """Shared encoder-decoder: (N, H, W, 3) with H, W multiples of 32 -> (N, H, W) one map per image, in the
@@ -128,7 +133,13 @@ class DDFFNet(nnx.Module):
 
   def __call__(self, stack, focus=None):
     """stack (B, S, H, W, 3) float in [0, 1] -> disparity (B, H, W). Any H, W: reflect-padded to multiples of 32
-    and cropped back. `focus` (S,) or (B, S): the slices' focus values, needed by the soft-argmax scorer only."""
+    and cropped back. `focus` (S,) or (B, S): the slices' focus values, needed by the soft-argmax scorers only."""
+    return self.readouts(stack, focus)[-1]
+
+  def readouts(self, stack, focus=None):
+    """The network's outputs, each (B, H, W), the prediction last. With the local soft argmax the full one comes
+    first, as a second training target: alone, the local readout's gradient moves a wrong mode by one slice at a
+    time, and training stalled."""
     if stack.ndim != 5 or stack.shape[1] != self.num_slices or stack.shape[-1] != 3:
       raise errors.UserError(f'DDFFNet expects a focal stack (B, {self.num_slices}, H, W, 3), got shape {stack.shape}.')
     b, s, h, w, _ = stack.shape
@@ -136,12 +147,22 @@ class DDFFNet(nnx.Module):
     padded, sizes = layers.pad_to_multiple(stack, 32, axes=(2, 3))
     maps = self.per_slice_maps(padded.reshape((b * s,) + padded.shape[2:]))  # slices share the weights
     maps = maps.reshape(b, s, *maps.shape[1:]).transpose(0, 2, 3, 1)  # (B, Hp, Wp, S)
+    maps = layers.crop_to(maps, sizes, axes=(1, 2))
     if self.scorer is not None:
-      disparity = self.scorer(maps)[..., 0].astype(jnp.float32)
-    else:
-      if focus is None:
-        raise errors.UserError('DDFFNet with the soft-argmax scorer needs the stack\'s focus values (S,) or (B, S).')
-      focus = jnp.broadcast_to(jnp.asarray(focus, jnp.float32), (b, s))
-      weights = jax.nn.softmax(maps.astype(jnp.float32), axis=-1)
-      disparity = jnp.einsum('bhws,bs->bhw', weights, focus)
-    return layers.crop_to(disparity, sizes)
+      return (self.scorer(maps)[..., 0].astype(jnp.float32),)
+    if focus is None:
+      raise errors.UserError('DDFFNet with the soft-argmax scorer needs the stack\'s focus values (S,) or (B, S).')
+    focus = jnp.broadcast_to(jnp.asarray(focus, jnp.float32), (b, s))
+    logits = maps.astype(jnp.float32)
+    if not self.local:
+      return (expected_focus(logits, focus),)
+    return expected_focus(logits, focus), expected_focus(logits, focus, LOCAL_RADIUS)
+
+
+def expected_focus(logits, focus, radius=None):
+  """Σₛ softmax(logits)ₛ · focusₛ: logits (B, H, W, S), focus (B, S) -> (B, H, W). With `radius`, the softmax is
+  over the argmax slice and the `radius` slices on each side only (the choice of window carries no gradient)."""
+  if radius is not None:
+    near = jnp.abs(jnp.arange(logits.shape[-1]) - jnp.argmax(logits, axis=-1)[..., None]) <= radius
+    logits = jnp.where(near, logits, -jnp.inf)
+  return jnp.einsum('bhws,bs->bhw', jax.nn.softmax(logits, axis=-1), focus)

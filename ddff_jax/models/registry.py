@@ -6,7 +6,8 @@ so that tasks, training, evaluation and prediction never ask which model they ho
 
     targets: tuple[str, ...]            what it can predict: 'disparity' (px) and/or 'depth' (m)
     output_range: (lo, hi) | None       values it can reach (targets outside are left out of the loss)
-    forward(stack, focus, *, camera=None, depth_scale=None) -> tuple of (B, h, w) maps, coarse to fine
+    forward(stack, focus, *, camera=None, depth_scale=None) -> tuple of (B, h, w) maps, coarse to fine, the
+        prediction last; the loss averages over all of them (deep supervision)
         stack (B, S, H, W, 3) in [0, 1]; focus (S,) or (B, S) the slices' focus disparities (px) or distances (m);
         camera the thin-lens camera of depth data; depth_scale (B,) the DDFS depth-scale augmentation's factors.
 """
