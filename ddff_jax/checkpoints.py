@@ -5,9 +5,9 @@
     <workdir>/best/<step>         the checkpoint with the lowest validation error (the task's selection metric)
     <workdir>/metrics.jsonl       one JSON record per log/eval event
 
-Every checkpoint holds the items 'model' and 'optimizer' (NNX states), 'config' (the run's config) and 'data' (the
-`FocalStackSpec` of its training data), so that one step describes itself: `load` rebuilds the model from the
-step's own config.
+Every checkpoint holds the items 'model' and 'optimizer' (NNX states; with `train.ema_decay` also 'ema', the
+averaged model), 'config' (the run's config) and 'data' (the `FocalStackSpec` of its training data), so that one
+step describes itself: `load` rebuilds the model from the step's own config (the averaged one where there is one).
 """
 from __future__ import annotations
 
@@ -39,17 +39,17 @@ class _QuietPartialRestore(logging.Filter):
 logging.getLogger('absl').addFilter(_QuietPartialRestore())
 
 # Sections whose change makes existing checkpoints meaningless for the run.
-COMPATIBILITY_KEYS = ('model', 'data', 'seed', 'train.batch_size', 'train.optimizer')
-ARRAY_ITEMS = ('model', 'optimizer')
-# Model fields added after runs were written, with the value those runs had: their absence is not a difference.
+COMPATIBILITY_KEYS = ('model', 'data', 'seed', 'train.batch_size', 'train.optimizer', 'train.ema_decay')
+# Fields added after runs were written, with the value those runs had: their absence is not a difference.
 MODEL_FIELD_DEFAULTS = {'dtype': 'float32', 'param_dtype': 'float32', 'hypothesis_spacing': 'depth'}
+FIELD_DEFAULTS = {'train.ema_decay': 0.0}  # outside the model section, by dotted key
 
 
 def _lookup(config_dict, dotted):
   out = config_dict
   for part in dotted.split('.'):
     out = out.get(part) if isinstance(out, dict) else None
-  return out
+  return FIELD_DEFAULTS.get(dotted) if out is None else out
 
 
 def config_to_json(config) -> dict:
@@ -93,8 +93,9 @@ def managers(workdir: str, keep: int = 2):
 
 
 def save(manager, step: int, state, config, spec: FocalStackSpec, metrics: dict | None = None) -> None:
-  """One self-describing checkpoint: `state` {'model', 'optimizer'} (NNX states), the config and the data spec."""
-  args = {k: ocp.args.StandardSave(to_saveable(state[k])) for k in ARRAY_ITEMS}
+  """One self-describing checkpoint: `state` {'model', 'optimizer'[, 'ema']} (NNX states), the config and the data
+  spec."""
+  args = {k: ocp.args.StandardSave(to_saveable(v)) for k, v in state.items()}
   args['config'] = ocp.args.JsonSave(config_to_json(config))
   args['data'] = ocp.args.JsonSave(spec.to_json())
   manager.save(step, args=ocp.args.Composite(**args), metrics=metrics)
@@ -225,10 +226,11 @@ def load(workdir: str, which: str = 'best') -> Restored:
       config = ml_collections.ConfigDict(config)
       # Shapes only: every value comes from the checkpoint, so the initialisers would be compiled for nothing.
       model = nnx.eval_shape(lambda: build_model(config.model, config.seed))
-      restored_step, items = restore_newest_readable(_OneStep(manager, step), {'model': nnx.state(model)})
+      item = 'ema' if config.get('train', {}).get('ema_decay') else 'model'
+      restored_step, items = restore_newest_readable(_OneStep(manager, step), {item: nnx.state(model)})
       if items is None:
         continue
-      nnx.update(model, items['model'])
+      nnx.update(model, items[item])
       model.eval()
       return Restored(model, config, FocalStackSpec.from_json(spec), restored_step)
   raise errors.InputNotFound(f'no readable checkpoint in {workdir}/checkpoints or {workdir}/best.')

@@ -40,6 +40,9 @@ def check_config(config) -> None:
     value = (config[section] if section else config).get(name)
     if not isinstance(value, int) or value < 1:
       raise errors.UserError(f'--config.{key} must be a positive integer, got {value!r}.')
+  if not 0.0 <= config.train.get('ema_decay', 0.0) < 1.0:
+    raise errors.UserError(f'--config.train.ema_decay must be in [0, 1) (0: no weight averaging), got '
+                           f'{config.train.ema_decay!r}.')
   if config.train.optimizer not in ('sgd', 'adam'):
     raise errors.UserError(f"--config.train.optimizer must be 'sgd' or 'adam', got {config.train.optimizer!r}.")
 
@@ -98,26 +101,32 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   steps_per_epoch = max(1, len(train_source) // config.train.batch_size)
   tx, schedule = make_optimizer(config.train, steps_per_epoch)
 
+  ema_decay = config.train.get('ema_decay', 0.0)
+
   def create():
     model = build_model(config.model, config.seed)
-    return {'model': model, 'optimizer': nnx.Optimizer(model, tx, wrt=nnx.Param)}
+    state = {'model': model, 'optimizer': nnx.Optimizer(model, tx, wrt=nnx.Param)}
+    if ema_decay:
+      state['ema'] = nnx.clone(model)
+    return state
 
   # Every process initialises the same replicated state inside one compiled call (device_put of host-local
   # values cannot target the devices of other processes).
   graphdef, _ = nnx.split(nnx.eval_shape(create))
   state = jax.jit(lambda: nnx.state(create()), out_shardings=replicated)()
 
-  train_step = make_train_step(graphdef, task)
+  train_step = make_train_step(graphdef, task, ema_decay)
 
   # Validation: every process feeds the whole chunk (replicated) and reads back its local copy of the output.
   @functools.partial(jax.jit, out_shardings=replicated)
   def predict(state, stack):
-    model = nnx.merge(graphdef, state)['model']
+    merged = nnx.merge(graphdef, state)
+    model = merged['ema' if ema_decay else 'model']
     model.eval()
     return task.predict(model, stack)
 
   latest, best = checkpoints.managers(workdir, config.keep_checkpoints)
-  step, restored = checkpoints.restore_newest_readable(latest, {k: state[k] for k in checkpoints.ARRAY_ITEMS})
+  step, restored = checkpoints.restore_newest_readable(latest, dict(state))
   start = 0
   if restored is not None:
     state = nnx.State(restored)
@@ -205,8 +214,11 @@ def load_initial_weights(graphdef, state, config, sharding):
   except errors.UserError as e:
     raise errors.UserError(f'train.init_weights: {e}') from e
   print(f'initialised {len(report.loaded)} weight arrays from {config.train.init_weights}', flush=True)
-  loaded = nnx.state(model, nnx.Any(nnx.Param, nnx.BatchStat))
-  nnx.update(model, jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), loaded))
+  loaded = nnx.state(model, weights_filter())
+  placed = jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), loaded)
+  for name in ('model', 'ema'):  # the weight average starts from the loaded weights too
+    if name in merged:
+      nnx.update(merged[name], placed)
   return nnx.state(merged)
 
 
@@ -217,11 +229,24 @@ def make_mesh():
   return jax.make_mesh((jax.device_count(),), ('data',), axis_types=(jax.sharding.AxisType.Auto,))
 
 
-def make_train_step(graphdef, task):
-  """The compiled step: (state {'model', 'optimizer'}, batch) -> (new state, {'loss', 'grad_norm'})."""
+def weights_filter():
+  """The model's weights: parameters and BatchNorm statistics (what initial weights fill and the average averages)."""
+  from flax import nnx
+  return nnx.Any(nnx.Param, nnx.BatchStat)
+
+
+def make_train_step(graphdef, task, ema_decay: float = 0.0):
+  """The compiled step: (state {'model', 'optimizer'[, 'ema']}, batch) -> (new state, {'loss', 'grad_norm'}).
+  With `ema_decay` d > 0, state['ema'] is the model with every parameter and BatchNorm statistic averaged over the
+  steps: after update t, ema ← dₜ·ema + (1 − dₜ)·model with dₜ = min(d, (1 + t)/(10 + t)) (as TensorFlow's
+  ExponentialMovingAverage with num_updates: early on the initial weights are forgotten fast). Validation and
+  checkpoints.load use it."""
   import jax
+  import jax.numpy as jnp
   import optax
   from flax import nnx
+
+  weights = weights_filter()
 
   @functools.partial(jax.jit, donate_argnums=(0,))
   def train_step(state, batch):
@@ -230,6 +255,12 @@ def make_train_step(graphdef, task):
     model.train()
     loss, grads = nnx.value_and_grad(lambda m: task.loss(m, batch))(model)
     optimizer.update(model, grads)
+    if ema_decay:
+      updates = optimizer.step.value.astype(jnp.float32)
+      decay = jnp.minimum(ema_decay, (1.0 + updates) / (10.0 + updates))
+      averaged = nnx.state(merged['ema'], weights)
+      live = nnx.state(model, weights)
+      nnx.update(merged['ema'], jax.tree.map(lambda a, x: decay * a + (1.0 - decay) * x, averaged, live))
     return nnx.state(merged), {'loss': loss, 'grad_norm': optax.global_norm(grads)}
 
   return train_step

@@ -8,9 +8,11 @@ import time
 
 import numpy as np
 import pytest
+from flax import nnx
 
 from ddff_jax import checkpoints
 from ddff_jax import errors
+from ddff_jax.models.registry import build_model, register
 from conftest import build_once, xla_flags
 from train_tiny import tiny_config
 
@@ -97,8 +99,6 @@ def test_damaged_checkpoint_falls_back_and_a_mismatched_one_is_refused(tmp_path,
     for f in files:
       with open(os.path.join(root, f), 'wb') as handle:
         handle.write(b'garbage')  # a damaged (not merely unfinished) checkpoint
-  from ddff_jax.models.registry import build_model
-  from flax import nnx
   model = build_model(tiny_config().model)
   latest, _ = checkpoints.managers(str(workdir), keep=5)
   step, items = checkpoints.restore_newest_readable(latest, {'model': nnx.state(model)})
@@ -248,7 +248,6 @@ def test_two_process_jax_distributed_run_on_localhost(tmp_path):
   restored = checkpoints.load(str(tmp_path / 'two'), 'latest')  # the jointly written checkpoint reads back
   step = restored.step
   import jax
-  from flax import nnx
   leaves = jax.tree_util.tree_leaves_with_path(nnx.state(restored.model, nnx.Param))
   params = {jax.tree_util.keystr(p): np.asarray(v) for p, v in leaves}
   assert step == 4 and set(params) == set(single) - {'step', 'devices'}
@@ -307,10 +306,8 @@ def test_a_ddfs_workdir_predicts_and_evaluates_through_its_task(tmp_path):
   initialised model, through the one route to predictions: evaluate (the DDFS metrics for the model and the
   classical DFF on its validation split) and predict (metric depth with the run's focus distances and camera)."""
   import optax
-  from flax import nnx
   from ddff_jax import methods
   from ddff_jax.data import sources
-  from ddff_jax.models.registry import build_model
   config, workdir = _tiny_ddfs_config(), tmp_path / 'ddfs'
   checkpoints.prepare_workdir(str(workdir), config)
   model = nnx.jit(lambda: build_model(config.model, config.seed))()
@@ -348,3 +345,63 @@ def test_ddfs_config_trains_from_the_command_line_and_predicts_and_evaluates_thr
   # Train's final report and evaluate agree: the same data, method and (for the model) checkpoint.
   assert reports['classical']['metrics']['mae'] == pytest.approx(final['classical_dff']['mae'], rel=1e-5)
   assert reports['model']['metrics']['mae'] == pytest.approx(final['model']['mae'], rel=1e-4)
+
+
+@register('tiny_disparity_test')
+class TinyDisparityNet(nnx.Module):
+  """A registry-protocol model that compiles in a moment: a 3×3 convolution of the slices' mean image, BatchNorm,
+  a 1×1 convolution to disparity."""
+  targets, output_range = ('disparity',), None
+
+  def __init__(self, *, rngs):
+    self.conv = nnx.Conv(3, 4, (3, 3), rngs=rngs)
+    self.norm = nnx.BatchNorm(4, rngs=rngs)
+    self.out = nnx.Conv(4, 1, (1, 1), rngs=rngs)
+
+  def forward(self, stack, focus=None, **unused):
+    return (self.out(self.norm(self.conv(stack.mean(1))))[..., 0],)
+
+
+def test_the_weight_average_follows_its_recurrence_and_is_what_a_checkpoint_loads(tmp_path):
+  """train.ema_decay d: after update t, ema ← dₜ·ema + (1 − dₜ)·model, dₜ = min(d, (1 + t)/(10 + t)), for every
+  parameter and BatchNorm statistic, from the initial model (stated in NumPy over three steps, d = 0.2 so that
+  both branches of the min are taken); `checkpoints.load` gives a checkpoint's 'ema' item when the run averages."""
+  import jax
+  import ml_collections
+  from ddff_jax import metrics, tasks, train
+  from ddff_jax.data.spec import FocalStackSpec
+  decay = 0.2
+  config = tiny_config()
+  config.train.ema_decay = decay
+  model = TinyDisparityNet(rngs=nnx.Rngs(0))
+  tx, _ = train.make_optimizer(config.train, 2)
+  graphdef, state = nnx.split({'model': model, 'optimizer': nnx.Optimizer(model, tx, wrt=nnx.Param),
+                               'ema': nnx.clone(model)})
+  state = jax.tree.map(lambda x: x.copy(), state)  # the clone shares the model's buffers; the step donates them
+  spec = FocalStackSpec('disparity', np.linspace(0.28, 0.02, 10), metrics.DDFF_DISPARITY_RANGE)
+  step = train.make_train_step(graphdef, tasks.build_task(spec), decay)
+  weights = lambda module: [np.array(x) for x in jax.tree.leaves(nnx.state(module, train.weights_filter()))]
+  want = weights(model)
+  assert len(want) == 8  # two kernels and biases, BatchNorm scale and bias, mean and variance
+  for i in range(3):
+    rng = np.random.default_rng(i)
+    batch = {'stack': rng.random((4, 10, 16, 16, 3), np.float32),
+             'disparity': rng.uniform(0.02, 0.28, (4, 16, 16)).astype(np.float32)}
+    state, _ = step(state, batch)
+    d = min(decay, (2 + i) / (11 + i))  # after update t = i + 1: min(d, (1 + t) / (10 + t))
+    want = [d * a + (1 - d) * x for a, x in zip(want, weights(nnx.merge(graphdef, state)['model']))]
+  for g, w in zip(weights(nnx.merge(graphdef, state)['ema']), want):
+    np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+  # A run that averages: the checkpoint's 'ema' item is the model that load gives (here: the weights plus one).
+  config.model = ml_collections.ConfigDict({'name': 'tiny_disparity_test'})
+  ema = build_model(config.model, 0)
+  nnx.update(ema, jax.tree.map(lambda x: x + 1.0, nnx.state(ema, nnx.Param)))
+  latest, _ = checkpoints.managers(str(tmp_path))
+  checkpoints.save(latest, 3, {'model': nnx.state(build_model(config.model, 0)), 'ema': nnx.state(ema)}, config,
+                   spec)
+  latest.wait_until_finished()
+  for g, w in zip(weights(checkpoints.load(str(tmp_path), 'latest').model), weights(ema)):
+    np.testing.assert_array_equal(g, w)
+  config.train.ema_decay = 1.0
+  with pytest.raises(errors.UserError, match='ema_decay must be in'):
+    train.check_config(config)

@@ -53,7 +53,8 @@ def get_config(variant: str | None = None):
   c.train = ml_collections.ConfigDict(dict(
       batch_size=4, num_steps=1800, optimizer='adam', learning_rate=1e-3, schedule='cosine', momentum=0.9,
       weight_decay=0.0, lr_decay=0.5, lr_decay_epochs=4, grad_clip=5.0, init_weights='',
-      loss='mse'))  # 'mse' (the paper's) or 'l1' (losses.POINTWISE)
+      loss='mse',  # 'mse' (the paper's) or 'l1' (losses.POINTWISE)
+      ema_decay=0.0))  # > 0: validate, checkpoint and ship an exponential moving average of the weights
   c.log_every = 20
   c.eval_every = 200
   c.checkpoint_every = 100
