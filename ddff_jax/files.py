@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 
 
@@ -27,8 +28,25 @@ def write_text(path, text: str) -> None:
     f.write(text)
 
 
+def _strict(value):
+  """`value` with every non-finite float as None: JSON has no NaN, and undefined metrics (AbsRel of signed
+  disparities) are NaN."""
+  if isinstance(value, dict):
+    return {k: _strict(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_strict(v) for v in value]
+  if isinstance(value, float) and not math.isfinite(value):
+    return None
+  return value
+
+
+def json_text(data, **kwargs) -> str:
+  """Standard JSON (undefined values as null, which jq and browsers read; Python's default writes NaN)."""
+  return json.dumps(_strict(data), allow_nan=False, **kwargs)
+
+
 def write_json(path, data) -> None:
-  write_text(path, json.dumps(data, indent=2, sort_keys=True))
+  write_text(path, json_text(data, indent=2, sort_keys=True))
 
 
 def save_npy(path, array) -> None:

@@ -194,5 +194,6 @@ def mean_over_images(per_image: list[dict]) -> dict[str, float]:
   for k in keys:
     values = np.array([float(m[k]) for m in per_image], np.float64)
     out[k] = float(np.nanmean(values)) if np.any(np.isfinite(values)) else float('nan')
-  out['num_images'] = int(sum(np.isfinite(float(m[next(iter(keys))])) for m in per_image))
+  # An image counts when any metric is defined: signed disparities leave the ratio metrics NaN on every image.
+  out['num_images'] = int(sum(any(np.isfinite(float(m[k])) for k in keys) for m in per_image))
   return out

@@ -339,12 +339,13 @@ class MetricsLog:
     if self.enabled and os.path.exists(path):
       with open(path) as f:
         rows = [r for r in (json.loads(l) for l in f if l.strip()) if r.get('step', 0) <= keep_until]
-      files.write_text(path, ''.join(json.dumps(r) + '\n' for r in rows))
+      files.write_text(path, ''.join(files.json_text(r) + '\n' for r in rows))
 
   def write(self, record: dict):
     if self.enabled:
+      from ddff_jax import files
       with open(self.path, 'a') as f:
-        f.write(json.dumps(record) + '\n')
+        f.write(files.json_text(record) + '\n')
 
 
 class _progress:

@@ -258,3 +258,47 @@ def test_local_softargmax_scorer_averages_over_the_most_likely_slice_and_its_nei
   np.testing.assert_array_equal(np.asarray(local), got)
   p0 = np.exp(maps[0, :2, 0, 0] - 4.0)
   assert got[0, 0, 0] == pytest.approx(np.dot(p0, focus[:2]) / p0.sum(), abs=1e-5)  # about -1.73: the near mode
+
+
+def test_end_hypotheses_reach_beyond_the_stack_and_local_mass_chooses_between_the_readouts():
+  """`end_hypotheses`: two more hypotheses one focus step beyond each end, their logits the slice logits' mean plus
+  a linear map of their deviations from it (initially the end slice's logit − 1); `local_mass`: the local
+  expectation where its window holds at least that share of the probability or the mode is an end hypothesis, else
+  the full one. Stated in NumPy per pixel."""
+  model = DDFFNet(5, width=0.0625, dropout=0.0, scorer='local_softargmax', end_hypotheses=True, local_mass=0.6,
+                  rngs=nnx.Rngs(0))
+  maps = np.random.default_rng(3).normal(0, 2, (2, 5, 32, 32))
+  maps[0, :, 0, 0] = [6.0, 2.0, -5.0, -5.0, -5.0]  # steep at the near end of the list: beyond it
+  model.per_slice_maps = lambda images: jnp.asarray(maps.reshape(10, 32, 32), jnp.float32)
+  focus = np.array([-2.0, -1.0, 0.0, 1.5, 2.5], np.float32)
+  stack = jnp.zeros((2, 5, 32, 32, 3))
+  kernel, bias = np.asarray(model.end_scorer.kernel.value), np.asarray(model.end_scorer.bias.value)
+  np.testing.assert_array_equal(kernel, np.eye(5)[:, [0, 4]])
+  np.testing.assert_array_equal(bias, [-1.0, -1.0])
+  kernel = np.random.default_rng(4).normal(0, 0.5, (5, 2)).astype(np.float32)
+  kernel[0, 0] = 1.5
+  model.end_scorer.kernel.value = jnp.asarray(kernel)
+  ext_focus = np.concatenate([[-3.0], focus, [3.5]])
+  want = np.empty((3, 2, 32, 32))
+  for b, i, j in np.ndindex(2, 32, 32):
+    logits = maps[b, :, i, j]
+    ends = logits.mean() + (logits - logits.mean()) @ kernel - 1.0  # invariant to a common shift, as the softmax
+    logits = np.concatenate([ends[:1], logits, ends[1:]])
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    k = int(np.argmax(logits))
+    window = slice(max(k - 1, 0), k + 2)
+    full, local = p @ ext_focus, p[window] @ ext_focus[window] / p[window].sum()
+    chosen = local if p[window].sum() >= 0.6 or k in (0, 6) else full
+    want[:, b, i, j] = full, local, chosen
+  got = np.asarray(model.forward(stack, focus))
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+  assert got[2, 0, 0, 0] < -2.0  # beyond the stack's nearest focus value
+  assert 0.05 < np.mean(want[2] == want[0]) < 0.95  # both readouts are chosen somewhere
+  np.testing.assert_array_equal(np.asarray(model(stack, focus)), got[2])
+  model.per_slice_maps = lambda images: jnp.asarray(maps.reshape(10, 32, 32) - 7.0, jnp.float32)
+  np.testing.assert_allclose(np.asarray(model.forward(stack, focus)), got, atol=1e-4)  # a common shift changes nothing
+  with pytest.raises(errors.UserError, match='end_hypotheses needs a soft-argmax scorer'):
+    DDFFNet(5, scorer='linear', end_hypotheses=True, rngs=nnx.Rngs(0))
+  with pytest.raises(errors.UserError, match="local_mass must be in"):
+    DDFFNet(5, scorer='softargmax', local_mass=0.5, rngs=nnx.Rngs(0))

@@ -94,6 +94,11 @@ def test_empty_images_are_skipped_in_the_average():
   summary = metrics.mean_over_images(per_image)
   assert summary['num_images'] == 1
   assert summary['mse'] == pytest.approx(1e-4, rel=1e-4)
+  # Signed disparities (HCI): AbsRel and the other ratio metrics are NaN on every image, which still counts.
+  signed = [metrics.ddff_image_metrics(np.zeros((3, 3)), np.full((3, 3), v), valid_range=None) for v in (-1.0, 2.0)]
+  summary = metrics.mean_over_images(signed)
+  assert summary['num_images'] == 2 and np.isnan(summary['abs_rel'])
+  assert summary['mse'] == pytest.approx(2.5)
 
 
 def test_masked_losses_ignore_invalid_pixels():

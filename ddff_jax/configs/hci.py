@@ -37,7 +37,7 @@ def get_config(variant: str | None = None):
   c.seed = 0
   c.model = ml_collections.ConfigDict(dict(
       name='ddffnet', num_slices=10, upsample=upsample, skips=skips, width=0.125, dropout=0.0,
-      bilinear_init=True, normalization='unit', scorer='softargmax',
+      bilinear_init=True, normalization='unit', scorer='softargmax', end_hypotheses=False, local_mass=0.0,
       dtype='float32', param_dtype='float32'))  # compute / parameter dtype: dtype='bfloat16' is mixed precision
   c.data = ml_collections.ConfigDict(dict(
       source='hci_mix', num_slices=10, focus_range=(-2.5, 2.5),

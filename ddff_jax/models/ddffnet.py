@@ -14,7 +14,16 @@ separately, so it can only weigh absolute per-slice responses and cannot compare
 them and cannot leave the stack's range (as AiFDepthNet's expected focus position). `scorer='local_softargmax'`
 takes the same expectation over the most likely slice and its two neighbours only (a softmax over those three
 logits): where the slice probabilities are spread or have two modes (a textureless region), the full expectation
-lands between them, in the middle of the range, and the local one stays at the mode.
+lands between them, in the middle of the range, and the local one stays at the mode. With `local_mass` > 0 the
+prediction is the local expectation only where it is safe (the window holds at least that share of the probability,
+or the mode is an end hypothesis, where the full mean is biased inwards by the truncated distribution) and the full
+one elsewhere; training supervises full, local and this prediction.
+
+`end_hypotheses=True` lets the soft-argmax scorers answer beyond the stack: two more hypotheses, one focus step
+beyond each end (2f₀ − f₁ and 2f_S − f_{S−1}), scored per pixel as the slice logits' mean plus a linear map of
+their deviations from it (so a common shift moves them with the slices; initially the end slice's logit − 1). A
+surface beyond the far focus is sharpest in the end slice whatever its distance; how fast its logits fall across
+the neighbouring slices tells how far beyond it lies.
 """
 from __future__ import annotations
 
@@ -46,9 +55,16 @@ class DDFFNet(nnx.Module):
 
   def __init__(self, num_slices: int, *, upsample: str = 'upconv', skips=('cc3',), width: float = 1.0,
                dropout: float = 0.5, bilinear_init: bool = True, normalization: str = 'unit',
-               dtype: str = 'float32', param_dtype: str = 'float32', scorer: str = 'linear', rngs: nnx.Rngs):
+               dtype: str = 'float32', param_dtype: str = 'float32', scorer: str = 'linear',
+               end_hypotheses: bool = False, local_mass: float = 0.0, rngs: nnx.Rngs):
     if scorer not in SCORERS:
       raise errors.UserError(f'scorer must be one of {SCORERS}, got {scorer!r}.')
+    if end_hypotheses and (scorer == 'linear' or num_slices < 2):
+      raise errors.UserError(f'end_hypotheses needs a soft-argmax scorer and >= 2 slices, got {scorer!r} and '
+                             f'{num_slices}.')
+    if not 0.0 <= local_mass < 1.0 or (local_mass and scorer != 'local_softargmax'):
+      raise errors.UserError(f"local_mass must be in [0, 1) and needs scorer='local_softargmax', got {local_mass} "
+                             f'with {scorer!r}.')
     if upsample not in UPSAMPLING:
       raise errors.UserError(f'upsample must be one of {UPSAMPLING}, got {upsample!r}.')
     skips = tuple(sorted(set(skips)))
@@ -94,6 +110,10 @@ class DDFFNet(nnx.Module):
     self.scorer = layers.Conv(num_slices, 1, (1, 1), use_bias=False, **precision, rngs=rngs) \
         if scorer == 'linear' else None
     self.local = scorer == 'local_softargmax'
+    self.local_mass = float(local_mass)
+    end_kernel = lambda key, shape, dtype: jnp.zeros(shape, dtype).at[0, 0].set(1.0).at[-1, 1].set(1.0)
+    self.end_scorer = nnx.Linear(num_slices, 2, kernel_init=end_kernel, bias_init=nnx.initializers.constant(-1.0),
+                                 param_dtype=param_dtype, rngs=rngs) if end_hypotheses else None
 
   def forward(self, stack, focus=None, *, camera=None, depth_scale=None):
     """The registry's protocol: the full-resolution readouts (`readouts`). The camera and depth scale are not
@@ -139,7 +159,7 @@ class DDFFNet(nnx.Module):
   def readouts(self, stack, focus=None):
     """The network's outputs, each (B, H, W), the prediction last. With the local soft argmax the full one comes
     first, as a second training target: alone, the local readout's gradient moves a wrong mode by one slice at a
-    time, and training stalled."""
+    time, and training stalled. With `local_mass` the third is the choice between the two."""
     if stack.ndim != 5 or stack.shape[1] != self.num_slices or stack.shape[-1] != 3:
       raise errors.UserError(f'DDFFNet expects a focal stack (B, {self.num_slices}, H, W, 3), got shape {stack.shape}.')
     b, s, h, w, _ = stack.shape
@@ -154,9 +174,24 @@ class DDFFNet(nnx.Module):
       raise errors.UserError('DDFFNet with the soft-argmax scorer needs the stack\'s focus values (S,) or (B, S).')
     focus = jnp.broadcast_to(jnp.asarray(focus, jnp.float32), (b, s))
     logits = maps.astype(jnp.float32)
+    if self.end_scorer is not None:
+      # Of the logits' deviations from their mean: the softmax ignores a common shift, so must the end hypotheses
+      # (a plain map of the raw logits made the far end win wherever all slices scored low, e.g. plain regions).
+      mean = jnp.mean(logits, axis=-1, keepdims=True)
+      ends = mean + self.end_scorer(logits - mean)
+      logits = jnp.concatenate([ends[..., :1], logits, ends[..., 1:]], axis=-1)
+      focus = jnp.concatenate([2 * focus[:, :1] - focus[:, 1:2], focus, 2 * focus[:, -1:] - focus[:, -2:-1]], axis=-1)
+    full = expected_focus(logits, focus)
     if not self.local:
-      return (expected_focus(logits, focus),)
-    return expected_focus(logits, focus), expected_focus(logits, focus, LOCAL_RADIUS)
+      return (full,)
+    local = expected_focus(logits, focus, LOCAL_RADIUS)
+    if not self.local_mass:
+      return full, local
+    mode = jnp.argmax(logits, axis=-1)
+    near = jnp.abs(jnp.arange(logits.shape[-1]) - mode[..., None]) <= LOCAL_RADIUS
+    mass = jnp.sum(jnp.where(near, jax.nn.softmax(logits, axis=-1), 0.0), axis=-1)
+    safe = (mass >= self.local_mass) | (mode == 0) | (mode == logits.shape[-1] - 1)
+    return full, local, jnp.where(safe, local, full)
 
 
 def expected_focus(logits, focus, radius=None):
