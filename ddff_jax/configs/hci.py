@@ -14,6 +14,9 @@ convolution: with it the leave-one-out MSE went from 0.315 to 0.278 px² on back
 antinous, docs/real_light_fields.md); `--config.model.scorer=linear` trains the paper's, and
 `--config.model.scorer=local_softargmax` one that answers the mode of the slice distribution rather than its mean
 (antinous 0.511 px², meeting its target; backgammon 0.495: the two scenes' plain regions reward opposite priors).
+`model.local_mass` chooses per pixel between the two readouts and `model.end_hypotheses` lets the soft argmax answer
+one focus step beyond either end of the stack (docs/real_light_fields.md, "Reading the 96×96 folds' slice
+distributions"); both are off here.
 
     python -m ddff_jax.train --config=ddff_jax/configs/hci.py --workdir=runs/hci_all
     python -m ddff_jax.train --config=ddff_jax/configs/hci.py --config.data.held_out=stratified/backgammon ...
