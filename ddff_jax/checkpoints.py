@@ -42,7 +42,7 @@ logging.getLogger('absl').addFilter(_QuietPartialRestore())
 COMPATIBILITY_KEYS = ('model', 'data', 'seed', 'train.batch_size', 'train.optimizer', 'train.ema_decay')
 # Fields added after runs were written, with the value those runs had: their absence is not a difference.
 MODEL_FIELD_DEFAULTS = {'dtype': 'float32', 'param_dtype': 'float32', 'hypothesis_spacing': 'depth',
-                        'end_hypotheses': False, 'local_mass': 0.0}
+                        'end_hypotheses': False, 'local_mass': 0.0, 'local_radius': 1}
 FIELD_DEFAULTS = {'train.ema_decay': 0.0}  # outside the model section, by dotted key
 
 

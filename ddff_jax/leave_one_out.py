@@ -62,14 +62,20 @@ def evaluate_fold(workdir: str, scene_folder: str, output_dir: str) -> dict:
 
 
 def model_label(config) -> str:
-  """'DDFFNet-CC3', or e.g. 'DDFFNet-CC1-unpool, local soft-argmax scorer': the variant the folds train."""
+  """'DDFFNet-CC3', or e.g. 'DDFFNet-CC1-unpool, local soft-argmax scorer, end hypotheses, local mass 0.8': the
+  variant the folds train."""
   m = config.model
   parts = [sk.upper() for sk in m.skips] + ([] if m.upsample == 'upconv' else [m.upsample])
   name = '-'.join(['DDFFNet'] + parts)
   scorer = m.get('scorer', 'linear')
   if scorer == 'linear':
     return name
-  return f"{name}, {scorer.replace('_', ' ').replace('softargmax', 'soft-argmax')} scorer"
+  label = f"{name}, {scorer.replace('_', ' ').replace('softargmax', 'soft-argmax')} scorer"
+  if m.get('end_hypotheses', False):
+    label += ', end hypotheses'
+  if m.get('local_mass', 0.0):
+    label += f', local mass {m.local_mass:g}'
+  return label
 
 
 def table(results: dict, label: str = 'DDFFNet-CC3') -> str:

@@ -260,13 +260,15 @@ def test_local_softargmax_scorer_averages_over_the_most_likely_slice_and_its_nei
   assert got[0, 0, 0] == pytest.approx(np.dot(p0, focus[:2]) / p0.sum(), abs=1e-5)  # about -1.73: the near mode
 
 
-def test_end_hypotheses_reach_beyond_the_stack_and_local_mass_chooses_between_the_readouts():
+@pytest.mark.parametrize('radius, mass', [(1, 0.6), (2, 0.99)])  # 5 of 7 hypotheses hold most of the mass
+def test_end_hypotheses_reach_beyond_the_stack_and_local_mass_chooses_between_the_readouts(radius, mass):
   """`end_hypotheses`: two more hypotheses one focus step beyond each end, their logits the slice logits' mean plus
   a linear map of their deviations from it (initially the end slice's logit − 1); `local_mass`: the local
-  expectation where its window holds at least that share of the probability or the mode is an end hypothesis, else
-  the full one. Stated in NumPy per pixel."""
-  model = DDFFNet(5, width=0.0625, dropout=0.0, scorer='local_softargmax', end_hypotheses=True, local_mass=0.6,
-                  rngs=nnx.Rngs(0))
+  expectation where its window holds at least that share of the probability or the mode is an end hypothesis or next
+  to one, else the full one; `local_radius`: the window's hypotheses on each side of the mode. Stated in NumPy per
+  pixel."""
+  model = DDFFNet(5, width=0.0625, dropout=0.0, scorer='local_softargmax', end_hypotheses=True, local_mass=mass,
+                  local_radius=radius, rngs=nnx.Rngs(0))
   maps = np.random.default_rng(3).normal(0, 2, (2, 5, 32, 32))
   maps[0, :, 0, 0] = [6.0, 2.0, -5.0, -5.0, -5.0]  # steep at the near end of the list: beyond it
   model.per_slice_maps = lambda images: jnp.asarray(maps.reshape(10, 32, 32), jnp.float32)
@@ -287,9 +289,9 @@ def test_end_hypotheses_reach_beyond_the_stack_and_local_mass_chooses_between_th
     p = np.exp(logits - logits.max())
     p /= p.sum()
     k = int(np.argmax(logits))
-    window = slice(max(k - 1, 0), k + 2)
+    window = slice(max(k - radius, 0), k + radius + 1)
     full, local = p @ ext_focus, p[window] @ ext_focus[window] / p[window].sum()
-    chosen = local if p[window].sum() >= 0.6 or k in (0, 6) else full
+    chosen = local if p[window].sum() >= mass or k <= 1 or k >= 5 else full
     want[:, b, i, j] = full, local, chosen
   got = np.asarray(model.forward(stack, focus))
   np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
@@ -302,3 +304,5 @@ def test_end_hypotheses_reach_beyond_the_stack_and_local_mass_chooses_between_th
     DDFFNet(5, scorer='linear', end_hypotheses=True, rngs=nnx.Rngs(0))
   with pytest.raises(errors.UserError, match="local_mass must be in"):
     DDFFNet(5, scorer='softargmax', local_mass=0.5, rngs=nnx.Rngs(0))
+  with pytest.raises(errors.UserError, match="local_radius must be an integer >= 1"):
+    DDFFNet(5, scorer='softargmax', local_radius=2, rngs=nnx.Rngs(0))

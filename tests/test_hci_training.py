@@ -103,9 +103,9 @@ def test_leave_one_out_trains_each_fold_without_its_scene_and_tabulates(tmp_path
 def test_the_table_names_the_variant_the_folds_train():
   from ddff_jax import leave_one_out
   config = hci_config.get_config()
+  assert leave_one_out.model_label(config) == 'DDFFNet-CC3, local soft-argmax scorer, end hypotheses, local mass 0.8'
+  config.model.update(scorer='softargmax', end_hypotheses=False, local_mass=0.0)
   assert leave_one_out.model_label(config) == 'DDFFNet-CC3, soft-argmax scorer'
-  config.model.scorer = 'local_softargmax'
-  assert leave_one_out.model_label(config) == 'DDFFNet-CC3, local soft-argmax scorer'
   config = hci_config.get_config('cc1-unpool')
   config.model.scorer = 'linear'
   assert leave_one_out.model_label(config) == 'DDFFNet-CC1-unpool'

@@ -12,12 +12,13 @@ maps (the last convolution without its ReLU) are a softmax over S per pixel, and
 value Σₛ pₛ·focusₛ (disparity or depth, in the focus values' units). The paper's linear scorer sees each slice's map
 separately, so it can only weigh absolute per-slice responses and cannot compare slices; the soft argmax compares
 them and cannot leave the stack's range (as AiFDepthNet's expected focus position). `scorer='local_softargmax'`
-takes the same expectation over the most likely slice and its two neighbours only (a softmax over those three
-logits): where the slice probabilities are spread or have two modes (a textureless region), the full expectation
-lands between them, in the middle of the range, and the local one stays at the mode. With `local_mass` > 0 the
-prediction is the local expectation only where it is safe (the window holds at least that share of the probability,
-or the mode is an end hypothesis, where the full mean is biased inwards by the truncated distribution) and the full
-one elsewhere; training supervises full, local and this prediction.
+takes the same expectation over the most likely slice and its `local_radius` neighbours on each side only (a
+softmax over those logits; one by default): where the slice probabilities are spread or have two modes (a
+textureless region), the full expectation lands between them, in the middle of the range, and the local one stays
+at the mode. With `local_mass` > 0 the prediction is the local expectation only where it is safe (the window holds
+at least that share of the probability, or the mode is the first or last hypothesis or next to one, where the full
+mean is biased inwards by the truncated distribution) and the full one elsewhere; training supervises full, local
+and this prediction.
 
 `end_hypotheses=True` lets the soft-argmax scorers answer beyond the stack: two more hypotheses, one focus step
 beyond each end (2f₀ − f₁ and 2f_S − f_{S−1}), scored per pixel as the slice logits' mean plus a linear map of
@@ -42,7 +43,7 @@ DECODER = ((512, (512, 512, 512), True), (512, (512, 512, 256), True), (256, (25
 UPSAMPLING = ('upconv', 'unpool', 'bilinear')
 SKIPS = ('cc1', 'cc2', 'cc3')
 SCORERS = ('linear', 'softargmax', 'local_softargmax')
-LOCAL_RADIUS = 1  # slices on each side of the mode that the local soft argmax averages over
+LOCAL_RADIUS = 1  # default `local_radius`: hypotheses on each side of the mode that the local soft argmax averages
 
 
 @register('ddffnet')
@@ -56,7 +57,8 @@ class DDFFNet(nnx.Module):
   def __init__(self, num_slices: int, *, upsample: str = 'upconv', skips=('cc3',), width: float = 1.0,
                dropout: float = 0.5, bilinear_init: bool = True, normalization: str = 'unit',
                dtype: str = 'float32', param_dtype: str = 'float32', scorer: str = 'linear',
-               end_hypotheses: bool = False, local_mass: float = 0.0, rngs: nnx.Rngs):
+               end_hypotheses: bool = False, local_mass: float = 0.0, local_radius: int = LOCAL_RADIUS,
+               rngs: nnx.Rngs):
     if scorer not in SCORERS:
       raise errors.UserError(f'scorer must be one of {SCORERS}, got {scorer!r}.')
     if end_hypotheses and (scorer == 'linear' or num_slices < 2):
@@ -65,6 +67,10 @@ class DDFFNet(nnx.Module):
     if not 0.0 <= local_mass < 1.0 or (local_mass and scorer != 'local_softargmax'):
       raise errors.UserError(f"local_mass must be in [0, 1) and needs scorer='local_softargmax', got {local_mass} "
                              f'with {scorer!r}.')
+    if local_radius != int(local_radius) or local_radius < 1 or (local_radius != LOCAL_RADIUS and
+                                                                  scorer != 'local_softargmax'):
+      raise errors.UserError(f"local_radius must be an integer >= 1 and needs scorer='local_softargmax' unless "
+                             f'{LOCAL_RADIUS}, got {local_radius} with {scorer!r}.')
     if upsample not in UPSAMPLING:
       raise errors.UserError(f'upsample must be one of {UPSAMPLING}, got {upsample!r}.')
     skips = tuple(sorted(set(skips)))
@@ -111,6 +117,7 @@ class DDFFNet(nnx.Module):
         if scorer == 'linear' else None
     self.local = scorer == 'local_softargmax'
     self.local_mass = float(local_mass)
+    self.local_radius = int(local_radius)
     end_kernel = lambda key, shape, dtype: jnp.zeros(shape, dtype).at[0, 0].set(1.0).at[-1, 1].set(1.0)
     self.end_scorer = nnx.Linear(num_slices, 2, kernel_init=end_kernel, bias_init=nnx.initializers.constant(-1.0),
                                  param_dtype=param_dtype, rngs=rngs) if end_hypotheses else None
@@ -184,13 +191,15 @@ class DDFFNet(nnx.Module):
     full = expected_focus(logits, focus)
     if not self.local:
       return (full,)
-    local = expected_focus(logits, focus, LOCAL_RADIUS)
+    local = expected_focus(logits, focus, self.local_radius)
     if not self.local_mass:
       return full, local
     mode = jnp.argmax(logits, axis=-1)
-    near = jnp.abs(jnp.arange(logits.shape[-1]) - mode[..., None]) <= LOCAL_RADIUS
+    near = jnp.abs(jnp.arange(logits.shape[-1]) - mode[..., None]) <= self.local_radius
     mass = jnp.sum(jnp.where(near, jax.nn.softmax(logits, axis=-1), 0.0), axis=-1)
-    safe = (mass >= self.local_mass) | (mode == 0) | (mode == logits.shape[-1] - 1)
+    # At an end hypothesis or next to one the distribution is cut off beside the mode: the full mean is pulled inwards.
+    last = logits.shape[-1] - 1
+    safe = (mass >= self.local_mass) | (mode <= 1) | (mode >= last - 1)
     return full, local, jnp.where(safe, local, full)
 
 
