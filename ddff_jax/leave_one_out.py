@@ -62,8 +62,8 @@ def evaluate_fold(workdir: str, scene_folder: str, output_dir: str) -> dict:
 
 
 def model_label(config) -> str:
-  """'DDFFNet-CC3', or e.g. 'DDFFNet-CC1-unpool, local soft-argmax scorer, end hypotheses, local mass 0.8': the
-  variant the folds train."""
+  """'DDFFNet-CC3', or e.g. 'DDFFNet-CC1-unpool, local soft-argmax scorer (mode ± 2), end hypotheses, local mass
+  0.8': the variant the folds train."""
   m = config.model
   parts = [sk.upper() for sk in m.skips] + ([] if m.upsample == 'upconv' else [m.upsample])
   name = '-'.join(['DDFFNet'] + parts)
@@ -71,6 +71,8 @@ def model_label(config) -> str:
   if scorer == 'linear':
     return name
   label = f"{name}, {scorer.replace('_', ' ').replace('softargmax', 'soft-argmax')} scorer"
+  if scorer == 'local_softargmax':
+    label += f" (mode ± {m.get('local_radius', 1)})"
   if m.get('end_hypotheses', False):
     label += ', end hypotheses'
   if m.get('local_mass', 0.0):

@@ -103,7 +103,8 @@ def test_leave_one_out_trains_each_fold_without_its_scene_and_tabulates(tmp_path
 def test_the_table_names_the_variant_the_folds_train():
   from ddff_jax import leave_one_out
   config = hci_config.get_config()
-  assert leave_one_out.model_label(config) == 'DDFFNet-CC3, local soft-argmax scorer, end hypotheses, local mass 0.8'
+  assert leave_one_out.model_label(config) == ('DDFFNet-CC3, local soft-argmax scorer (mode ± 2), end hypotheses, '
+                                              'local mass 0.8')
   config.model.update(scorer='softargmax', end_hypotheses=False, local_mass=0.0)
   assert leave_one_out.model_label(config) == 'DDFFNet-CC3, soft-argmax scorer'
   config = hci_config.get_config('cc1-unpool')

@@ -10,14 +10,14 @@ mean, docs/real_light_fields.md). Training crops are 96×96 (the whole synthetic
 with the eight rotations and mirrorings; evaluation is on whole 512×512 images.
 
 The scorer is not the paper's 1×1 convolution but a soft argmax over the slices' focus disparities, read three ways
-(`ddff_jax/models/ddffnet.py`): the full expectation, the local one over the most likely hypothesis and its
-neighbours, and the prediction, which is the local one where its window holds ≥ 80 % of the probability or the
-mode is at an end of the hypotheses or next to it (`model.local_mass`), else the full one; two end hypotheses one focus step beyond the
-stack (`model.end_hypotheses`) let it answer −3.06 … 3.06 px. Each step moved the leave-one-out figures
-(docs/real_light_fields.md): the linear scorer's backgammon / antinous MSE 0.315 / 3.93 px², the soft argmax's
-0.278 / 1.89, this one's in the docs' first table. `model.local_radius` widens the local window (hypotheses on
-each side of the mode); `--config.model.scorer=linear|softargmax` (with `end_hypotheses=False local_mass=0`)
-trains the earlier ones.
+(`ddff_jax/models/ddffnet.py`): the full expectation, the local one over the most likely hypothesis and the two on
+each side (`model.local_radius=2`), and the prediction, which is the local one where its window holds ≥ 80 % of
+the probability or the mode is at an end of the hypotheses or next to it (`model.local_mass`), else the full one;
+two end hypotheses one focus step beyond the stack (`model.end_hypotheses`) let it answer −3.06 … 3.06 px. Each
+step moved the leave-one-out figures (docs/real_light_fields.md): the linear scorer's backgammon / antinous MSE
+0.315 / 3.93 px², the soft argmax's 0.278 / 1.89, the ± 1 window's 0.215 / 0.453, this one's in the docs' first
+table. `--config.model.scorer=linear|softargmax` (with `end_hypotheses=False local_mass=0 local_radius=1`) trains
+the earlier ones.
 
     python -m ddff_jax.train --config=ddff_jax/configs/hci.py --workdir=runs/hci_all
     python -m ddff_jax.train --config=ddff_jax/configs/hci.py --config.data.held_out=stratified/backgammon ...
@@ -42,7 +42,7 @@ def get_config(variant: str | None = None):
   c.model = ml_collections.ConfigDict(dict(
       name='ddffnet', num_slices=10, upsample=upsample, skips=skips, width=0.125, dropout=0.0,
       bilinear_init=True, normalization='unit', scorer='local_softargmax', end_hypotheses=True, local_mass=0.8,
-      local_radius=1,
+      local_radius=2,
       dtype='float32', param_dtype='float32'))  # compute / parameter dtype: dtype='bfloat16' is mixed precision
   c.data = ml_collections.ConfigDict(dict(
       source='hci_mix', num_slices=10, focus_range=(-2.5, 2.5),
