@@ -43,7 +43,10 @@ COMPATIBILITY_KEYS = ('model', 'data', 'seed', 'train.batch_size', 'train.optimi
 # Fields added after runs were written, with the value those runs had: their absence is not a difference.
 MODEL_FIELD_DEFAULTS = {'dtype': 'float32', 'param_dtype': 'float32', 'hypothesis_spacing': 'depth',
                         'end_hypotheses': False, 'local_mass': 0.0, 'local_radius': 1}
-FIELD_DEFAULTS = {'train.ema_decay': 0.0}  # outside the model section, by dotted key
+# Data fields added later, with the behaviour runs had before them (natural.SceneConfig's texture defaults).
+DATA_FIELD_DEFAULTS = {'textureless_prob': 0.15, 'contrast_range': [0.3, 1.3], 'texture_scale_range': [0.5, 2.0],
+                       'stretch_depth': False}
+FIELD_DEFAULTS = {'train.ema_decay': 0.0}  # outside the model and data sections, by dotted key
 
 
 def _lookup(config_dict, dotted):
@@ -67,7 +70,8 @@ def prepare_workdir(workdir: str, config) -> None:
   if os.path.exists(path):
     with open(path) as f:
       old = json.load(f)
-    old, new_filled = ({**c, 'model': {**MODEL_FIELD_DEFAULTS, **c.get('model', {})}} for c in (old, new))
+    old, new_filled = ({**c, 'model': {**MODEL_FIELD_DEFAULTS, **c.get('model', {})},
+                        'data': {**DATA_FIELD_DEFAULTS, **c.get('data', {})}} for c in (old, new))
     diffs = [k for k in COMPATIBILITY_KEYS if _lookup(old, k) != _lookup(new_filled, k)]
     if diffs:
       raise errors.UserError(f'{workdir} was written by an incompatible config (differs in {", ".join(diffs)}); '

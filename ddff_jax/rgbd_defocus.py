@@ -22,6 +22,7 @@ from ddff_jax.camera_invariance import METRICS  # the DDFS metrics, in the same 
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), 'configs', 'rgbd_defocus.py')
 METHODS = ('DDFS', 'DDFFNet', 'classical DFF', 'cost-volume argmin')
+FOLD_METHOD = 'DDFS + RGB-D renders (2-fold)'
 PICTURE_SCENE = 'teddy'
 
 
@@ -42,9 +43,11 @@ def describe(setting: str) -> str:
           '{' + ', '.join(f'{x:g}' for x in rgbd_render.FOCUS_SETS[focus]) + '} m')
 
 
-def evaluate_setting(setting: str, test_config, ddfs, ddffnet, task, ddfs_predict, ddffnet_predict) -> dict:
+def evaluate_setting(setting: str, test_config, ddfs, ddffnet, task, ddfs_predict, ddffnet_predict,
+                     fold_predicts=()) -> dict:
   """Every method's per-scene predictions and mean metrics on the RGB-D scenes (`test_config.scenes` at
-  `test_config.size` px) rendered for `setting`."""
+  `test_config.size` px) rendered for `setting`. `fold_predicts` (one DDFS predictor per `test_config.rgbd_folds`
+  fold, trained without that fold's scenes) give FOLD_METHOD: each scene predicted by the model that never saw it."""
   import numpy as np
   from ddff_jax import camera_invariance, metrics
   from ddff_jax.configs import rgbd_render
@@ -60,8 +63,14 @@ def evaluate_setting(setting: str, test_config, ddfs, ddffnet, task, ddfs_predic
       'DDFFNet': camera_invariance.predict_in_batches(lambda s: ddffnet_predict(s, None, None), stacks[:, slots], 2),
       'classical DFF': np.stack([np.asarray(task.classical(s, focus)) for s in stacks]),
       'cost-volume argmin': np.stack([camera_invariance.cost_argmin(s, focus, camera, ddfs.model) for s in stacks])}
+  if fold_predicts:
+    scenes = list(data.scenes)
+    fold_of = {scene: k for k, fold in enumerate(test_config.rgbd_folds) for scene in fold}
+    predictions[FOLD_METHOD] = np.stack([
+        np.asarray(fold_predicts[fold_of[scene]](stacks[i:i + 1], focus, camera))[0]
+        for i, scene in enumerate(scenes)])
   table = {m: metrics.mean_over_images([task.image_metrics(p, g) for p, g in zip(predictions[m], depths)])
-           for m in METHODS}
+           for m in predictions}
   return {'stacks': stacks, 'depths': depths, 'predictions': predictions, 'metrics': table, 'scenes': list(data.scenes),
           'focus_distances_m': focus.tolist(), 'camera': dict(data.camera), 'ddffnet_slots': slots.tolist()}
 
@@ -73,21 +82,31 @@ def run_experiment(config, workdir: str, progress: bool = True) -> dict:
     train.train_and_evaluate(config[name], os.path.join(workdir, name), progress)
   ddfs, ddffnet = (checkpoints.load(os.path.join(workdir, name), 'best') for name in ('ddfs', 'ddffnet'))
   task = tasks.build_task(ddfs.spec)
-  ddfs_predict = camera_invariance.compiled_predictor(task, ddfs.model)(ddfs.model)
+  ddfs_compiled = camera_invariance.compiled_predictor(task, ddfs.model)  # shared by every DDFS of this structure
+  ddfs_predict = ddfs_compiled(ddfs.model)
   ddffnet_predict = camera_invariance.compiled_predictor(task, ddffnet.model)(ddffnet.model)
   results = {'checkpoints': {'DDFS': ddfs.step, 'DDFFNet': ddffnet.step},
              'training_setting': config.test.training_setting, 'settings': {}}
+  fold_predicts = []
+  for k, fold in enumerate(config.test.get('rgbd_folds', ())):
+    fold_config = fold_training_config(config, fold)
+    fold_dir = os.path.join(workdir, f'ddfs_rgbd_fold{k}')
+    print(f'— training DDFS with the RGB-D scenes {list(fold_config.data.rgbd_scenes)} in {fold_dir}', flush=True)
+    train.train_and_evaluate(fold_config, fold_dir, progress)
+    fold_model = checkpoints.load(fold_dir, 'best')
+    fold_predicts.append(ddfs_compiled(fold_model.model))
+    results['checkpoints'][f'{FOLD_METHOD}, fold {k}'] = fold_model.step
   for setting in config.test.settings:
-    out = evaluate_setting(setting, config.test, ddfs, ddffnet, task, ddfs_predict, ddffnet_predict)
+    out = evaluate_setting(setting, config.test, ddfs, ddffnet, task, ddfs_predict, ddffnet_predict, fold_predicts)
     description = describe(setting)
     results['settings'][setting] = {'description': description, **{k: out[k] for k in (
         'metrics', 'scenes', 'focus_distances_m', 'camera', 'ddffnet_slots')}}
     i = out['scenes'].index(PICTURE_SCENE) if PICTURE_SCENE in out['scenes'] else 0
     visualize.save_comparison_panel(os.path.join(workdir, 'pictures', f'{setting.replace(":", "_")}.png'),
                                     out['stacks'][i][-1], out['depths'][i],
-                                    {m: out['predictions'][m][i] for m in METHODS},
+                                    {m: p[i] for m, p in out['predictions'].items()},
                                     title=f'{out["scenes"][i]}: {description}')
-    print(f'{description}: ' + '; '.join(f'{m} MAE {out["metrics"][m]["mae"]:.4f}' for m in METHODS), flush=True)
+    print(f'{description}: ' + '; '.join(f'{m} MAE {v["mae"]:.4f}' for m, v in out['metrics'].items()), flush=True)
   base = results['settings'].get(config.test.training_setting)
   if base is None:
     raise errors.UserError(f'test.training_setting {config.test.training_setting!r} is not among test.settings.')
@@ -100,11 +119,25 @@ def run_experiment(config, workdir: str, progress: bool = True) -> dict:
   return results
 
 
+def fold_training_config(config, fold):
+  """The DDFS training config for one cross-validation fold: also trained on renders of the test scenes outside
+  `fold`."""
+  unknown = set(fold) - set(config.test.scenes)
+  if unknown:
+    raise errors.UserError(f'test.rgbd_folds names scenes {sorted(unknown)} that are not among test.scenes.')
+  fold_config = config.ddfs.copy_and_resolve_references()
+  fold_config.unlock()  # a --config from the command line is locked; the fold's data section gains fields
+  fold_config.data.update(rgbd_scenes=tuple(s for s in config.test.scenes if s not in fold),
+                          **config.test.rgbd_training)
+  fold_config.train.num_steps = config.test.rgbd_fold_steps
+  return fold_config
+
+
 def markdown_table(results) -> str:
   lines = ['| test setting | method | MAE (m) | RMSE (m) | AbsRel | scale-inv. |', '|---|---|---|---|---|---|']
   for setting in results['settings'].values():
-    best = {k: min(setting['metrics'][m][k] for m in METHODS) for k in METRICS}
-    for method in METHODS:
+    best = {k: min(m[k] for m in setting['metrics'].values()) for k in METRICS}
+    for method in setting['metrics']:
       m = setting['metrics'][method]
       cells = [f'**{m[k]:.4f}**' if m[k] == best[k] else f'{m[k]:.4f}' for k in METRICS]
       lines.append(f'| {setting["description"]} | {method} | ' + ' | '.join(cells) + ' |')

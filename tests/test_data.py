@@ -131,6 +131,20 @@ def test_pipeline_is_a_pure_function_of_the_step():
   np.testing.assert_array_equal(np.concatenate([h['stack'] for h in halves]), one['stack'])
 
 
+def test_concat_source_repeats_each_part_and_crops_even_out_their_sizes():
+  small = pipeline.ArraySource(stack=np.zeros((3, 1, 8, 8, 3)), disparity=np.arange(3.0)[:, None, None] * np.ones((8, 8)))
+  large = pipeline.ArraySource(stack=np.ones((2, 1, 12, 12, 3)), disparity=10 + np.arange(2.0)[:, None, None]
+                               * np.ones((12, 12)))
+  mixed = pipeline.ConcatSource((small, 1), (large, 3), (pipeline.ArraySource(x=np.zeros((0, 1))), 2))
+  assert len(mixed) == 3 + 2 * 3
+  assert [float(mixed[i]['disparity'][0, 0]) for i in range(len(mixed))] == [0, 1, 2, 10, 11, 10, 11, 10, 11]
+  with pytest.raises(IndexError):
+    mixed[9]
+  batch = pipeline.host_batch(mixed, 0, 9, 0, pipeline.Augment(crop=(8, 8)))
+  assert batch['stack'].shape == (9, 1, 8, 8, 3)
+  assert sorted(batch['disparity'][:, 0, 0].tolist()) == [0, 1, 2, 10, 10, 10, 11, 11, 11]  # one epoch: all of it
+
+
 def test_augmentation_keeps_stack_and_disparity_aligned():
   rng = np.random.default_rng(0)
   disp = rng.random((8, 9))

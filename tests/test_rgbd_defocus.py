@@ -84,6 +84,63 @@ def test_stretched_training_depth_spans_the_whole_range_as_the_rgbd_renders_do()
     assert slope > 1.0  # the plain scenes span less than the whole range
 
 
+def test_rgbd_training_renders_give_each_render_its_own_camera_and_focus_set(monkeypatch):
+  """Renders of RGB-D scenes join the natural scenes in training: depth is the scene's disparity mapped to inverse
+  depth (stated here from the PFM), 0 where unknown; every render is the thin-lens render of the scene with its own
+  camera (within the training ranges) and focus set, quantised to 8 bits; validation stays synthetic."""
+  from ddff_jax.data import formats, pipeline
+  if not (SHARED_DATA / 'rgbd' / 'teddy' / 'image.png').is_file():
+    pytest.skip(f'RGB-D scenes not found under {SHARED_DATA / "rgbd"} (set DDFF_SHARED_DATA)')
+  data = _tiny_data()
+  data.update(rgbd_root=str(SHARED_DATA / 'rgbd'), rgbd_scenes=('teddy', 'tsukuba'), rgbd_size=32,
+              rgbd_renders_per_scene=3, rgbd_repeats=2, max_noise=0.0)  # the fields a fold's config adds
+  train = sources.build_split(data, 5, 'train')
+  assert isinstance(train, pipeline.ConcatSource) and len(train) == 6 + 2 * 3 * 2
+  renders = [train[6 + i] for i in range(6)]
+  assert [train[12 + i]['camera'].tolist() for i in range(6)] == [r['camera'].tolist() for r in renders]
+  assert len({tuple(r['camera']) for r in renders}) == 6 and len({tuple(r['focus']) for r in renders}) == 6
+  # teddy's depth from its PFM: centre square (teddy is wider than tall), nearest samples, inverse depth affine in
+  # disparity over (0.1, 3) m.
+  disparity = formats.read_pfm(str(SHARED_DATA / 'rgbd' / 'teddy' / 'disparity.pfm')).astype(np.float64)
+  h, w = disparity.shape
+  x = (w - h) // 2
+  rows = (np.arange(32) * h / 32 + h / 64).astype(int)
+  d = disparity[:, x:x + h][np.ix_(rows, rows)]
+  known = np.isfinite(d)
+  t = (d - d[known].min()) / (d[known].max() - d[known].min())  # the sampled map's own range
+  expected = np.where(known, 1.0 / (1.0 / 3.0 + t * (1.0 / 0.1 - 1.0 / 3.0)), 0.0)
+  for r in renders[:3]:
+    np.testing.assert_allclose(r['depth'], expected, rtol=1e-5)
+  images, depths = sources.rgbd_scene_arrays(data.rgbd_root, ('teddy',), 32, data.depth_range_m)
+  from ddff_jax.data import rgbd
+  for r in renders[:3]:
+    f, n, pitch = r['camera'].astype(np.float64)
+    assert 2e-3 <= f <= 3.5e-3 and 1.0 <= n <= 1.4 and np.all(np.diff(r['focus']) >= 0)
+    clean = np.asarray(optics.render_focal_stack(images[0], rgbd.fill_unknown(depths[0]), optics.ThinLensCamera(
+        f, n, pitch), r['focus'], max_radius_px=data.max_radius_px))
+    np.testing.assert_allclose(r['stack'], np.round(np.clip(clean, 0, 1) * 255) / 255, atol=1.01 / 255)
+  assert set(sources.build_split(data, 5, 'validation')[0]) == {'stack', 'depth'}
+  data.varied = False
+  with pytest.raises(errors.UserError, match='data.varied=True'):
+    sources.build_split(data, 5, 'train')
+
+
+def test_cross_validation_folds_train_on_the_other_scenes_only():
+  config = experiment_config.get_config()
+  config.lock()  # as config_flags hands it over
+  folds = config.test.rgbd_folds
+  assert sorted(folds[0] + folds[1]) == sorted(config.test.scenes) and not set(folds[0]) & set(folds[1])
+  for fold in folds:
+    fold_config = rgbd_defocus.fold_training_config(config, fold)
+    assert set(fold_config.data.rgbd_scenes) == set(config.test.scenes) - set(fold)
+    assert fold_config.model.to_dict() == config.ddfs.model.to_dict()
+    assert fold_config.train.num_steps == config.test.rgbd_fold_steps
+    assert fold_config.data.rgbd_repeats == config.test.rgbd_training.rgbd_repeats
+  assert 'rgbd_scenes' not in config.ddfs.data  # the plain DDFS never sees an RGB-D scene
+  with pytest.raises(errors.UserError, match='not among test.scenes'):
+    rgbd_defocus.fold_training_config(config, ('cones',))
+
+
 def test_ddfs_builds_each_examples_cost_volume_with_its_own_camera():
   """A batch with cameras (B, 3), as varied-camera training feeds it, gives every example the cost volume of its
   own camera, as one ThinLensCamera per example does."""
@@ -125,13 +182,16 @@ def test_the_experiment_trains_both_models_and_writes_the_table_and_pictures(tmp
     config[name].train.update(num_steps=4, batch_size=4)
     config[name].update(log_every=2, eval_every=4, checkpoint_every=4)
   config.ddfs.model.num_hypotheses = 8
-  config.test.update(settings=('defocusnet:train', 'phone:unseen'), scenes=('teddy', 'tsukuba'), size=64)
+  config.test.rgbd_training.update(rgbd_root=str(SHARED_DATA / 'rgbd'), rgbd_size=32, rgbd_renders_per_scene=2)
+  config.test.update(settings=('defocusnet:train', 'phone:unseen'), scenes=('teddy', 'tsukuba'), size=64,
+                     rgbd_folds=(('teddy',), ('tsukuba',)), rgbd_fold_steps=4)
   results = rgbd_defocus.run_experiment(config, str(tmp_path), progress=False)
-  assert results['checkpoints'] == {'DDFS': 4, 'DDFFNet': 4}
+  fold = rgbd_defocus.FOLD_METHOD
+  assert results['checkpoints'] == {'DDFS': 4, 'DDFFNet': 4, f'{fold}, fold 0': 4, f'{fold}, fold 1': 4}
   written = json.loads((tmp_path / 'results.json').read_text())
   for setting in ('defocusnet:train', 'phone:unseen'):
     table = written['settings'][setting]['metrics']
-    assert set(table) == set(rgbd_defocus.METHODS)
+    assert set(table) == set(rgbd_defocus.METHODS) | {fold}
     assert all(np.isfinite(table[m][k]) for m in table for k in rgbd_defocus.METRICS)
     assert (tmp_path / 'pictures' / f'{setting.replace(":", "_")}.png').is_file()
   assert written['settings']['phone:unseen']['ddffnet_slots'] == [0, 1, 2]  # 0.15→0.1, 0.7→0.3, 2→1.5 m

@@ -128,6 +128,22 @@ def test_a_workdir_of_an_incompatible_config_is_refused(tmp_path):
     checkpoints.prepare_workdir(str(tmp_path), config)
 
 
+def test_fields_added_after_a_run_was_written_are_not_a_difference_at_their_old_behaviour(tmp_path):
+  """A workdir written before the texture options existed resumes under a config that states the old behaviour
+  (SceneConfig's defaults, written out here), and is refused under one that changes it."""
+  import json
+  config = tiny_config()
+  checkpoints.prepare_workdir(str(tmp_path), config)
+  config.data.update(textureless_prob=0.15, contrast_range=(0.3, 1.3), texture_scale_range=(0.5, 2.0),
+                     stretch_depth=False)
+  config.model.local_radius = 1
+  checkpoints.prepare_workdir(str(tmp_path), config)
+  assert json.loads((tmp_path / 'config.json').read_text())['data']['contrast_range'] == [0.3, 1.3]
+  config.data.textureless_prob = 0.05
+  with pytest.raises(ValueError, match='incompatible config.*data'):
+    checkpoints.prepare_workdir(str(tmp_path), config)
+
+
 def test_train_cli_writes_checkpoints_metrics_and_pictures(cli_workdir):
   assert (cli_workdir / 'checkpoints' / '4').is_dir() and (cli_workdir / 'best').is_dir()
   assert (cli_workdir / 'final_metrics.json').is_file()

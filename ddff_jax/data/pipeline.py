@@ -36,6 +36,27 @@ class ArraySource:
     return {k: v[index] for k, v in self.arrays.items()}
 
 
+class ConcatSource:
+  """Several sources as one, each repeated `repeats` times per epoch (with random crops, repeats differ):
+  `ConcatSource((natural, 1), (renders, 4))`. Their examples may differ in size when the crop evens them out."""
+
+  def __init__(self, *parts: tuple[Source, int]):
+    self.parts = [(source, int(repeats)) for source, repeats in parts if len(source) and repeats > 0]
+    if not self.parts:
+      raise errors.UserError('ConcatSource needs at least one non-empty source with repeats > 0.')
+
+  def __len__(self):
+    return sum(len(source) * repeats for source, repeats in self.parts)
+
+  def __getitem__(self, index: int):
+    for source, repeats in self.parts:
+      size = len(source) * repeats
+      if index < size:
+        return source[index % len(source)]
+      index -= size
+    raise IndexError(index)
+
+
 def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
   return np.random.default_rng([seed, epoch]).permutation(num_examples)
 

@@ -11,6 +11,7 @@ from ddff_jax import errors
 from ddff_jax import metrics
 from ddff_jax import optics
 from ddff_jax.data import synthetic
+from ddff_jax.data import pipeline
 from ddff_jax.data.pipeline import ArraySource
 from ddff_jax.data.spec import FocalStackSpec
 
@@ -134,8 +135,7 @@ def natural_thin_lens_split(data_config, num: int, seed: int, varied: bool) -> A
     params = cameras[i].astype(np.float64)
     stack = np.asarray(optics.render_focal_stack(aif[i], depths[i], optics.ThinLensCamera(*params), focus[i],
                                                  max_radius_px=data_config.max_radius_px))
-    noisy = stack + rng.uniform(0.0, data_config.max_noise) * rng.standard_normal(stack.shape)
-    stacks[i] = np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / 255.0
+    stacks[i] = _sensor(stack, rng, data_config.max_noise)
   if varied:
     return ArraySource(stack=stacks, depth=depths, focus=np.ascontiguousarray(focus), camera=cameras)
   return ArraySource(stack=stacks, depth=depths)
@@ -184,8 +184,15 @@ def build_split(data_config, seed: int, split: str):
   seed = seed if split == 'train' else seed + _VALIDATION_SEED_OFFSET
   if source == 'natural_thin_lens':  # validation keeps the config's camera and focus set
     train = split == 'train'
-    return natural_thin_lens_split(data_config, data_config.num_train if train else data_config.num_val, seed,
-                                   varied=train and data_config.varied)
+    examples = natural_thin_lens_split(data_config, data_config.num_train if train else data_config.num_val, seed,
+                                       varied=train and data_config.varied)
+    if train and data_config.get('rgbd_scenes'):
+      if not data_config.varied:
+        raise errors.UserError('data.rgbd_scenes renders each scene for random cameras and focus sets: it needs '
+                               'data.varied=True.')
+      return pipeline.ConcatSource((examples, 1), (rgbd_training_renders(data_config, seed),
+                                                   data_config.rgbd_repeats))
+    return examples
   num = data_config.num_train if split == 'train' else data_config.num_val
   if source == 'synthetic_lf':
     scene = synthetic.SceneConfig(height=data_config.height, width=data_config.width,
@@ -325,29 +332,66 @@ def _hci_mix_split(data_config, seed: int, split: str):
   return LightFieldMix(stacks, disparities, real_stacks, real_disparities, data_config.real_repeats)
 
 
-def rgbd_render_arrays(data_config):
-  """The real RGB-D scenes of `data_config.scenes` under `rgbd_root`, defocused with the thin-lens renderer: each
-  centre-cropped to a square and resized to `size` px, its disparity mapped to metric depth over `depth_range_m`
-  (inverse depth affine in disparity), rendered with `camera` at `focus_distances_m` (unknown pixels take their
-  nearest known depth for rendering). -> stacks (N, K, size, size, 3) float32, depth (N, size, size) with 0 where
-  the ground truth is unknown."""
+def rgbd_scene_arrays(rgbd_root: str, names, size: int, depth_range_m):
+  """The real RGB-D scenes `names` under `rgbd_root`, each centre-cropped to a square and resized to `size` px, its
+  disparity mapped to metric depth over `depth_range_m` (inverse depth affine in disparity). -> images (N, size,
+  size, 3) float32 in [0, 1], depth (N, size, size) m with NaN where the ground truth is unknown."""
   import jax.numpy as jnp
   from ddff_jax.data import rgbd
-  camera = thin_lens_camera(data_config.camera)
-  size = data_config.size
-  stacks, depths = [], []
-  for name in data_config.scenes:
-    scene = rgbd.read_rgbd_scene(os.path.join(data_config.rgbd_root, name))
+  images, depths = [], []
+  for name in names:
+    scene = rgbd.read_rgbd_scene(os.path.join(rgbd_root, name))
     h, w = scene.disparity.shape
     side = min(h, w)
     y, x = (h - side) // 2, (w - side) // 2
     image = optics.to_unit_float(scene.image[y:y + side, x:x + side])
-    image = np.asarray(jax.image.resize(jnp.asarray(image), (size, size, 3), 'linear', antialias=True))
+    images.append(np.asarray(jax.image.resize(jnp.asarray(image), (size, size, 3), 'linear', antialias=True)))
     rows = (np.arange(size) * side / size + side / (2 * size)).astype(int)  # nearest samples keep NaN = unknown
-    disparity = scene.disparity[y:y + side, x:x + side][np.ix_(rows, rows)]
-    depth = rgbd.depth_from_disparity(disparity, data_config.depth_range_m)
-    stack = optics.render_focal_stack(image, rgbd.fill_unknown(depth), camera, data_config.focus_distances_m,
-                                      max_radius_px=data_config.max_radius_px)
-    stacks.append(np.clip(np.asarray(stack, np.float32), 0.0, 1.0))
-    depths.append(np.nan_to_num(depth, nan=0.0))
-  return np.stack(stacks), np.stack(depths)
+    depths.append(rgbd.depth_from_disparity(scene.disparity[y:y + side, x:x + side][np.ix_(rows, rows)],
+                                            depth_range_m))
+  return np.stack(images).astype(np.float32), np.stack(depths)
+
+
+def rgbd_render_arrays(data_config):
+  """The real RGB-D scenes of `data_config.scenes` (`rgbd_scene_arrays`) defocused with the thin-lens renderer for
+  `camera` at `focus_distances_m` (unknown pixels take their nearest known depth for rendering).
+  -> stacks (N, K, size, size, 3) float32, depth (N, size, size) with 0 where the ground truth is unknown."""
+  from ddff_jax.data import rgbd
+  camera = thin_lens_camera(data_config.camera)
+  images, depths = rgbd_scene_arrays(data_config.rgbd_root, data_config.scenes, data_config.size,
+                                     data_config.depth_range_m)
+  stacks = [np.clip(np.asarray(optics.render_focal_stack(image, rgbd.fill_unknown(depth), camera,
+                                                         data_config.focus_distances_m,
+                                                         max_radius_px=data_config.max_radius_px), np.float32), 0, 1)
+            for image, depth in zip(images, depths)]
+  return np.stack(stacks), np.nan_to_num(depths, nan=0.0)
+
+
+def rgbd_training_renders(data_config, seed: int) -> ArraySource:
+  """Training examples from the real RGB-D scenes `data_config.rgbd_scenes` (`rgbd_scene_arrays` at `rgbd_size`
+  px): each scene rendered `rgbd_renders_per_scene` times, every render with its own camera (`random_cameras`) and
+  focus set (`random_focus_sets`), then sensor noise and 8-bit quantisation as the natural scenes get.
+  -> 'stack' (K, H, W, 3), 'depth' (H, W) with 0 where unknown (the loss skips it), 'focus' (K,), 'camera' (3,)."""
+  from ddff_jax.data import rgbd
+  images, depths = rgbd_scene_arrays(data_config.rgbd_root, data_config.rgbd_scenes, data_config.rgbd_size,
+                                     data_config.depth_range_m)
+  per_scene = data_config.rgbd_renders_per_scene
+  num = len(images) * per_scene
+  focus = random_focus_sets(num, len(data_config.focus_distances_m), data_config.focus_range_m, seed + 37)
+  cameras = random_cameras(num, data_config.camera_ranges, data_config.camera.pixel_pitch_um, seed + 41)
+  rng = np.random.default_rng(seed + 43)
+  stacks = np.empty((num, focus.shape[1]) + images.shape[1:], np.float32)
+  filled = [rgbd.fill_unknown(d) for d in depths]
+  for i in range(num):
+    stack = np.asarray(optics.render_focal_stack(images[i // per_scene], filled[i // per_scene],
+                                                 optics.ThinLensCamera(*cameras[i].astype(np.float64)), focus[i],
+                                                 max_radius_px=data_config.max_radius_px))
+    stacks[i] = _sensor(stack, rng, data_config.max_noise)
+  return ArraySource(stack=stacks, depth=np.repeat(np.nan_to_num(depths, nan=0.0), per_scene, axis=0), focus=focus,
+                     camera=cameras)
+
+
+def _sensor(stack, rng: np.random.Generator, max_noise: float) -> np.ndarray:
+  """Gaussian noise of a random level in [0, max_noise], then clipping and 8-bit quantisation."""
+  noisy = stack + rng.uniform(0.0, max_noise) * rng.standard_normal(stack.shape)
+  return np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / 255.0
