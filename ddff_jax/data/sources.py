@@ -253,25 +253,19 @@ def hci_focus_disparities(data_config) -> np.ndarray:
   return np.linspace(lo, hi, data_config.num_slices).astype(np.float32)
 
 
-class LightFieldMix:
+class LightFieldMix(pipeline.ConcatSource):
   """Training examples from synthetic stacks (N, S, h, w, 3) and whole real scenes (S, H, W, 3), each real scene
-  appearing `real_repeats` times per epoch (the random crops differ). Examples are float32 [0, 1] with 'disparity'."""
+  appearing `real_repeats` times per epoch (the random crops differ). Examples are float32 [0, 1] with 'disparity'
+  (the synthetic stacks are held as float16)."""
 
   def __init__(self, synthetic_stacks, synthetic_disparities, real_stacks, real_disparities, real_repeats: int):
-    self.synthetic = (synthetic_stacks, synthetic_disparities)
-    self.real = list(zip(real_stacks, real_disparities))
-    self.real_repeats = real_repeats if self.real else 0
-
-  def __len__(self):
-    return len(self.synthetic[0]) + len(self.real) * self.real_repeats
+    parts = [(ArraySource(stack=synthetic_stacks, disparity=synthetic_disparities), 1)]
+    if len(real_stacks):
+      parts.append((ArraySource(stack=np.stack(real_stacks), disparity=np.stack(real_disparities)), real_repeats))
+    super().__init__(*parts)
 
   def __getitem__(self, index: int):
-    num_synthetic = len(self.synthetic[0])
-    if index < num_synthetic:
-      stack, disparity = self.synthetic[0][index], self.synthetic[1][index]
-    else:
-      stack, disparity = self.real[(index - num_synthetic) % len(self.real)]
-    return {'stack': np.asarray(stack, np.float32), 'disparity': np.asarray(disparity, np.float32)}
+    return {k: np.asarray(v, np.float32) for k, v in super().__getitem__(index).items()}
 
 
 def _real_scenes(data_config, names):
