@@ -127,14 +127,18 @@ def kernels(sizes, repeats: int) -> dict:
           'shape': [k, ch, cw, 3], 'hypotheses': hypotheses}}
 
 
-def scaling(sizes, repeats: int) -> list[dict]:
-  """Weak scaling: per-device batch `scaling_batch` on 1, 2, 4, … devices (and all of them)."""
+def scaling(sizes, repeats: int, measured: list[dict]) -> list[dict]:
+  """Weak scaling: per-device batch `scaling_batch` on 1, 2, 4, … devices (and all of them).
+
+  The one-device row is taken from `measured` (the float32 training rows) when it holds it: same step, same batch.
+  """
   available = jax.devices()
   counts = sorted({n for n in (2 ** i for i in range(8)) if n <= len(available)} | {len(available)})
   rows = []
   for n in counts:
-    row = training(sizes, 'float32', sizes['scaling_batch'] * n, repeats, available[:n])
-    rows.append(row)
+    batch = sizes['scaling_batch'] * n
+    known = [row for row in measured if (row['devices'], row['batch'], row['dtype']) == (n, batch, 'float32')]
+    rows.append(dict(known[0]) if known else training(sizes, 'float32', batch, repeats, available[:n]))
   base = rows[0]['stacks_per_second']
   for row in rows:
     row['efficiency'] = row['stacks_per_second'] / (base * row['devices'])
@@ -142,28 +146,42 @@ def scaling(sizes, repeats: int) -> list[dict]:
 
 
 def run(args) -> dict:
+  """Runs every part, writing the results so far to --output after each measurement (a cut-short run keeps them)."""
   sizes = TINY if args.tiny else FULL
   device = jax.devices()[0]
   results = {'device': f'{device.platform}: {device.device_kind}', 'devices': jax.device_count(),
              'jax': jax.__version__, 'tiny': bool(args.tiny), 'width': sizes['width']}
-  results['inference'] = [inference(sizes, dtype, args.repeats) for dtype in DTYPES]
-  for row in results['inference']:
+
+  def save():
+    results['peak_memory_mb'] = _peak_mb()
+    if args.output:
+      files.write_json(args.output, results)
+
+  print(f'{results["device"]} × {results["devices"]}, jax {results["jax"]}', flush=True)
+  results['inference'] = []
+  for dtype in DTYPES:
+    row = inference(sizes, dtype, args.repeats)
+    results['inference'].append(row)
+    save()
     print(f'inference {row["dtype"]:>8} {row["shape"]}: {row["seconds"] * 1e3:.1f} ms '
           f'(first call {row["first_call_seconds"]:.1f} s)', flush=True)
+  results['kernels'] = kernels(sizes, args.repeats)
+  save()
+  for name, row in results['kernels'].items():
+    print(f'{name}: {row["seconds"] * 1e3:.1f} ms', flush=True)
   results['training'] = []
   for dtype in DTYPES:
     for batch in sizes['batches']:
       row = training(sizes, dtype, batch, args.repeats)
       results['training'].append(row)
-      print(f'training  {dtype:>8} batch {batch:>2}: {row["stacks_per_second"]:.2f} stacks/s', flush=True)
-  results['kernels'] = kernels(sizes, args.repeats)
-  for name, row in results['kernels'].items():
-    print(f'{name}: {row["seconds"] * 1e3:.1f} ms', flush=True)
-  results['scaling'] = scaling(sizes, args.repeats)
+      save()
+      print(f'training  {dtype:>8} batch {batch:>2}: {row["stacks_per_second"]:.2f} stacks/s '
+            f'(first call {row["first_call_seconds"]:.1f} s)', flush=True)
+  results['scaling'] = scaling(sizes, args.repeats, results['training'])
+  save()
   for row in results['scaling']:
     print(f'scaling {row["devices"]} device(s), batch {row["batch"]}: {row["stacks_per_second"]:.2f} stacks/s, '
           f'efficiency {row["efficiency"]:.2f}', flush=True)
-  results['peak_memory_mb'] = _peak_mb()
   return results
 
 
@@ -175,10 +193,9 @@ def main(argv=None) -> dict:
   args = parser.parse_args(argv)
   if args.repeats < 1:
     parser.error(f'--repeats must be >= 1, got {args.repeats}.')
-  results = run(args)
   if args.output:
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    files.write_json(args.output, results)
+  results = run(args)
   print(json.dumps({'peak_memory_mb': round(results['peak_memory_mb'])}))
   return results
 

@@ -1,4 +1,4 @@
-"""DDFFNet-CC3 (full width) against the same network written plainly in PyTorch, and the DDFS forward pass, on CPU.
+"""DDFFNet-CC3 (full width) against the same network written plainly in PyTorch, and the DDFS forward pass.
 
   ddffnet_cc3_forward     ddff_jax, eval forward of one 1×10×384×576 stack (the DDFF test size after padding)
   torch_cc3_forward       benchmarks/torch_ddffnet.py, the same (torch.inference_mode)
@@ -10,6 +10,7 @@ The JAX and PyTorch contenders also run alternately in one process (`--paired-ro
 ratios are taken from that run: separate processes minutes apart meet different loads on a shared machine.
 Parameter counts are asserted equal. PyTorch is the optional `bench` extra (pip install -e ".[bench]"); without it
 the PyTorch contenders are skipped with a message.
+On a GPU, give --torch-device=cuda (JAX takes its default device); peak memory is then the host's, not the GPU's.
 Run: python -m benchmarks.models [--repeats 2] [--dtype bfloat16] [--forward-size 384x576] [--train-size 224x224]
 """
 import importlib.util
@@ -45,12 +46,15 @@ def _inputs(batch: int, size, seed: int = 0):
 def ddffnet_cc3_forward(args):
   import jax
   from flax import nnx
+  from ddff_jax import compiler
   from ddff_jax.models.registry import build_model
   model = nnx.jit(lambda: build_model(_paper_config(args).model))()
   model.eval()
+  graphdef, state = nnx.split(model)
   stack = jax.numpy.asarray(_inputs(1, _size(args.forward_size))[0])
-  forward = nnx.jit(lambda m, x: m(x))
-  return (lambda: jax.block_until_ready(forward(model, stack))), args.repeats, f'1×{SLICES}×{args.forward_size}'
+  # As predict and evaluate compile it (methods.from_model).
+  forward = jax.jit(lambda s, x: nnx.merge(graphdef, s)(x), compiler_options=compiler.options())
+  return (lambda: jax.block_until_ready(forward(state, stack))), args.repeats, f'1×{SLICES}×{args.forward_size}'
 
 
 def ddffnet_cc3_train_step(args):
@@ -67,37 +71,53 @@ def ddffnet_cc3_train_step(args):
   return run, args.repeats, f'2×{SLICES}×{args.train_size}, SGD'
 
 
-def _torch_model(train: bool):
+def _torch_model(train: bool, device: str = 'cpu'):
   import torch
   from benchmarks.torch_ddffnet import DDFFNetCC3
   torch.manual_seed(0)
-  model = DDFFNetCC3(SLICES)
+  model = DDFFNetCC3(SLICES).to(device)
   return model.train() if train else model.eval()
 
 
-def _to_torch(stack):
+def _to_torch(stack, device: str = 'cpu'):
   import torch
-  return torch.from_numpy(stack).permute(0, 1, 4, 2, 3).contiguous()  # (B, S, 3, H, W)
+  return torch.from_numpy(stack).permute(0, 1, 4, 2, 3).contiguous().to(device)  # (B, S, 3, H, W)
+
+
+def _torch_sync(device: str) -> None:
+  """Waits for the device's queued kernels, as block_until_ready does on the JAX side."""
+  import torch
+  if device.startswith('cuda'):
+    torch.cuda.synchronize(device)
+
+
+def _torch_note(device: str) -> str:
+  import torch
+  return f'{torch.get_num_threads()} threads' if device == 'cpu' else torch.cuda.get_device_name(device)
 
 
 def torch_cc3_forward(args):
   import torch
-  model = _torch_model(train=False)
-  stack = _to_torch(_inputs(1, _size(args.forward_size))[0])
+  device = args.torch_device
+  model = _torch_model(train=False, device=device)
+  stack = _to_torch(_inputs(1, _size(args.forward_size))[0], device)
 
   def run():
     with torch.inference_mode():
-      return model(stack * 255.0)  # the paper config's raw 0-255 input, as the JAX model scales inside
+      out = model(stack * 255.0)  # the paper config's raw 0-255 input, as the JAX model scales inside
+    _torch_sync(device)
+    return out
 
-  return run, args.repeats, f'1×{SLICES}×{args.forward_size}, {torch.get_num_threads()} threads'
+  return run, args.repeats, f'1×{SLICES}×{args.forward_size}, {_torch_note(device)}'
 
 
 def torch_cc3_train_step(args):
   import torch
-  model = _torch_model(train=True)
+  device = args.torch_device
+  model = _torch_model(train=True, device=device)
   optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
   stack, disparity = _inputs(2, _size(args.train_size))
-  stack, disparity = _to_torch(stack), torch.from_numpy(disparity)
+  stack, disparity = _to_torch(stack, device), torch.from_numpy(disparity).to(device)
 
   def run():
     optimizer.zero_grad(set_to_none=True)
@@ -105,8 +125,9 @@ def torch_cc3_train_step(args):
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
     optimizer.step()
+    _torch_sync(device)
 
-  return run, args.repeats, f'2×{SLICES}×{args.train_size}, SGD'
+  return run, args.repeats, f'2×{SLICES}×{args.train_size}, SGD, {_torch_note(device)}'
 
 
 def ddfs(args):
@@ -149,6 +170,8 @@ def add_arguments(parser):
                       help='compute dtype of the ddff_jax model (parameters stay float32)')
   parser.add_argument('--forward-size', default='384x576', help='H×W of the forward pass (multiples of 32)')
   parser.add_argument('--train-size', default='224x224', help='H×W of the training batch (multiples of 32)')
+  parser.add_argument('--torch-device', default='cpu',
+                      help="PyTorch's device, e.g. cuda (ddff_jax takes JAX's default device)")
 
 
 def report(results, args):

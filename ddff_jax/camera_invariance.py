@@ -86,9 +86,10 @@ def compiled_predictor(task, model):
   model of `model`'s structure (the weights are an argument, not constants of the program)."""
   import jax
   from flax import nnx
+  from ddff_jax import compiler
   graphdef, _ = nnx.split(model)
 
-  @functools.partial(jax.jit, static_argnums=3)
+  @functools.partial(jax.jit, static_argnums=3, compiler_options=compiler.options())
   def forward(state, stack, focus, camera):
     return task.predict(nnx.merge(graphdef, state), stack, focus, camera)
 

@@ -70,10 +70,11 @@ def from_model(model, spec: FocalStackSpec, name: str) -> Method:
   """A trained model (eval mode) as a method: predictions through its task, compiled once per input shape and
   camera."""
   import jax
+  from ddff_jax import compiler
   task = tasks.build_task(spec)
   task.check_model(model)
 
-  @functools.partial(jax.jit, static_argnums=2)
+  @functools.partial(jax.jit, static_argnums=2, compiler_options=compiler.options())
   def forward(stack, focus, camera):
     return task.predict(model, stack[None], focus, camera)[0]
 

@@ -77,7 +77,7 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   from flax import nnx
   from jax.sharding import NamedSharding, PartitionSpec as P
 
-  from ddff_jax import checkpoints, metrics, tasks, visualize
+  from ddff_jax import checkpoints, compiler, metrics, tasks, visualize
   from ddff_jax.data import pipeline, sources
   from ddff_jax.models import registry
   from ddff_jax.models.registry import build_model
@@ -118,7 +118,7 @@ def train_and_evaluate(config, workdir: str, progress: bool = True) -> dict:
   train_step = make_train_step(graphdef, task, ema_decay)
 
   # Validation: every process feeds the whole chunk (replicated) and reads back its local copy of the output.
-  @functools.partial(jax.jit, out_shardings=replicated)
+  @functools.partial(jax.jit, out_shardings=replicated, compiler_options=compiler.options())
   def predict(state, stack):
     merged = nnx.merge(graphdef, state)
     model = merged['ema' if ema_decay else 'model']
@@ -246,14 +246,18 @@ def make_train_step(graphdef, task, ema_decay: float = 0.0):
   import optax
   from flax import nnx
 
+  from ddff_jax import compiler
+  from ddff_jax.models import layers
+
   weights = weights_filter()
 
-  @functools.partial(jax.jit, donate_argnums=(0,))
+  @functools.partial(jax.jit, donate_argnums=(0,), compiler_options=compiler.options())
   def train_step(state, batch):
     merged = nnx.merge(graphdef, state)
     model, optimizer = merged['model'], merged['optimizer']
     model.train()
-    loss, grads = nnx.value_and_grad(lambda m: task.loss(m, batch))(model)
+    with layers.xla_kernel_gradients(compiler.native_kernel_gradients()):
+      loss, grads = nnx.value_and_grad(lambda m: task.loss(m, batch))(model)
     optimizer.update(model, grads)
     if ema_decay:
       updates = optimizer.step.value.astype(jnp.float32)

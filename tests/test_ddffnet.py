@@ -208,6 +208,48 @@ def test_conv_stride1_value_and_gradients_are_xla_convolutions():
     np.testing.assert_allclose(np.asarray(conv(x)), np.asarray(flax_conv(x)), atol=1e-5)
 
 
+def _numpy_conv_and_gradients(x, k, padding, g):
+  """float64 'SAME' correlation y = Σ_taps x_shifted · k, and the gradients of Σ g·y with respect to x and k."""
+  (top, bottom), (left, right) = padding
+  xp = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+  n, h, w, _ = x.shape
+  kh, kw = k.shape[:2]
+  y = sum(np.einsum('nhwc,co->nhwo', xp[:, i:i + h, j:j + w], k[i, j]) for i in range(kh) for j in range(kw))
+  dk = np.stack([np.stack([np.einsum('nhwc,nhwo->co', xp[:, i:i + h, j:j + w], g) for j in range(kw)])
+                 for i in range(kh)])
+  dxp = np.zeros_like(xp)
+  for i in range(kh):
+    for j in range(kw):
+      dxp[:, i:i + h, j:j + w] += np.einsum('nhwo,co->nhwc', g, k[i, j])
+  return y, dxp[:, top:top + h, left:left + w], dk
+
+
+def test_convolutions_compiled_with_the_library_options_match_numpy():
+  """The training step's form of `layers.Conv` — compiled with `compiler.options()` (oneDNN convolutions on this
+  CPU where jaxlib has them, XLA's defaults otherwise) and traced inside `layers.xla_kernel_gradients()` — and
+  its default form give a float64 NumPy convolution's value and input and kernel gradients, for a 3×3 and a 5×3
+  kernel."""
+  from ddff_jax import compiler
+  rng = np.random.default_rng(3)
+  for kernel_size in ((3, 3), (5, 3)):
+    conv = layers.Conv(4, 6, kernel_size, use_bias=False, rngs=nnx.Rngs(1))
+    x = rng.standard_normal((2, 9, 8, 4)).astype(np.float32)
+    k = np.asarray(conv.kernel.value, np.float64)
+    y, dx, dk = _numpy_conv_and_gradients(x.astype(np.float64), k, layers.same_padding(kernel_size),
+                                          np.cos(_numpy_conv_and_gradients(x, k, layers.same_padding(kernel_size),
+                                                                           np.zeros((2, 9, 8, 6)))[0]))
+    graphdef, params = nnx.split(conv)
+    for native in (True, False):
+      def loss(params, x):
+        with layers.xla_kernel_gradients(native):
+          return jnp.sum(jnp.sin(nnx.merge(graphdef, params)(x)))
+      value = jax.jit(lambda p, x: nnx.merge(graphdef, p)(x), compiler_options=compiler.options())(params, x)
+      grads = jax.jit(jax.grad(loss, (0, 1)), compiler_options=compiler.options())(params, x)
+      np.testing.assert_allclose(np.asarray(value), y, rtol=1e-4, atol=1e-4)
+      np.testing.assert_allclose(np.asarray(grads[1]), dx, rtol=1e-4, atol=1e-4)
+      np.testing.assert_allclose(np.asarray(grads[0]['kernel'].value), dk, rtol=1e-4, atol=1e-4)
+
+
 def test_softargmax_scorer_is_the_expected_focus_value_under_a_softmax_over_slices():
   """`scorer='softargmax'`: per pixel, Σₛ softmax(maps)ₛ · focusₛ over the per-slice maps (here given logits, the
   reference stated in NumPy), so the output stays within the focus values; the last map keeps its sign (no ReLU);

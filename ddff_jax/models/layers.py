@@ -1,6 +1,7 @@
 """Shared layers and the one padding helper used by models, evaluation and prediction."""
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import jax
@@ -149,6 +150,27 @@ def conv_im2col(x, kernel, padding):
 
 
 IM2COL_MAX_PIXELS = 4  # maps of at most this many pixels (2×2) convolve by `conv_im2col`
+_native_kernel_gradients = False
+
+
+@contextlib.contextmanager
+def xla_kernel_gradients(enabled: bool = True):
+  """While tracing inside it, `stride1_conv` (`Conv`, `UpConv`) takes XLA's own kernel gradient instead of
+  `conv_stride1`'s: for functions compiled with `compiler.options()`, under which XLA's is the faster one."""
+  global _native_kernel_gradients
+  previous, _native_kernel_gradients = _native_kernel_gradients, enabled
+  try:
+    yield
+  finally:
+    _native_kernel_gradients = previous
+
+
+def stride1_conv(x, kernel, padding):
+  """The stride-1 convolution of `conv_stride1`'s signature that the models use: `conv_stride1`, or XLA's own
+  convolution (and its kernel gradient) while tracing inside `xla_kernel_gradients`."""
+  if _native_kernel_gradients:
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), padding, dimension_numbers=_NHWC)
+  return conv_stride1(x, kernel, padding)
 
 
 def same_padding(kernel_size):
@@ -157,7 +179,7 @@ def same_padding(kernel_size):
 
 
 class Conv(nnx.Conv):
-  """`nnx.Conv` (same parameters, same results) whose stride-1 'SAME' form runs through `conv_stride1`, or
+  """`nnx.Conv` (same parameters, same results) whose stride-1 'SAME' form runs through `stride1_conv`, or
   `conv_im2col` on maps of at most `IM2COL_MAX_PIXELS` pixels."""
 
   def __call__(self, inputs):
@@ -166,7 +188,7 @@ class Conv(nnx.Conv):
         or self.padding != 'SAME' or self.feature_group_count != 1 or self.mask is not None or inputs.ndim != 4:
       return super().__call__(inputs)
     dtype = self.dtype or jnp.result_type(inputs, self.kernel.value)
-    conv = conv_im2col if inputs.shape[1] * inputs.shape[2] <= IM2COL_MAX_PIXELS else conv_stride1
+    conv = conv_im2col if inputs.shape[1] * inputs.shape[2] <= IM2COL_MAX_PIXELS else stride1_conv
     y = conv(inputs.astype(dtype), self.kernel.value.astype(dtype), same_padding(self.kernel_size))
     if self.use_bias:
       y = y + self.bias.value.astype(dtype)
@@ -239,7 +261,7 @@ def upconv_by_phases(x, kernel):
     cols = []
     for px in (0, 1):
       sub = kernel[np.ix_(_PHASE_TAPS[py], _PHASE_TAPS[px])]  # (2, 2, Cin, Cout)
-      out = conv_stride1(padded, sub.astype(x.dtype), ((0, 0), (0, 0)))
+      out = stride1_conv(padded, sub.astype(x.dtype), ((0, 0), (0, 0)))
       cols.append(out[:, py:py + h, px:px + w])  # phase 0 reads x[m-1], x[m]; phase 1 x[m], x[m+1]
     rows.append(jnp.stack(cols, axis=3))  # (N, H, W, 2, C)
   y = jnp.stack(rows, axis=2)  # (N, H, 2, W, 2, C)
