@@ -72,7 +72,7 @@ def cost_argmin(stack, focus, camera, ddfs):
   import numpy as np
   from ddff_jax import optics
   cost = optics.defocus_cost_volume(stack, focus, camera, ddfs.hypotheses, balance=ddfs.wiener_balance,
-                                    max_radius_px=ddfs.max_radius_px)
+                                    max_radius_px=ddfs.max_radius_px, criterion=ddfs.cost_criterion)
   return ddfs.hypotheses[np.argmin(np.asarray(cost), axis=0)]
 
 

@@ -42,7 +42,8 @@ logging.getLogger('absl').addFilter(_QuietPartialRestore())
 COMPATIBILITY_KEYS = ('model', 'data', 'seed', 'train.batch_size', 'train.optimizer', 'train.ema_decay')
 # Fields added after runs were written, with the value those runs had: their absence is not a difference.
 MODEL_FIELD_DEFAULTS = {'dtype': 'float32', 'param_dtype': 'float32', 'hypothesis_spacing': 'depth',
-                        'end_hypotheses': False, 'local_mass': 0.0, 'local_radius': 1}
+                        'end_hypotheses': False, 'local_mass': 0.0, 'local_radius': 1,
+                        'cost_criterion': 'variance', 'tile_px': 0}
 # Data fields added later, with the behaviour runs had before them (natural.SceneConfig's texture defaults).
 DATA_FIELD_DEFAULTS = {'textureless_prob': 0.15, 'contrast_range': [0.3, 1.3], 'texture_scale_range': [0.5, 2.0],
                        'stretch_depth': False}

@@ -7,7 +7,7 @@ Datasets:
   h5:<trainval.h5>   the validation split of the published DDFF file (DDFF 12-Scene protocol)
   hci:<folder>       an HCI light-field scene, refocused to --disparities (default: the model's own focus
                      disparities, or linspace:-2.5,2.5,10); signed disparities, so metrics over every pixel
-  rgbd[:<camera>:<focus set>]
+  rgbd[:<camera>:<focus set>[:<noise σ>]]
                      the real RGB-D scenes rendered with a thin-lens camera at a focus set
                      (`configs/rgbd_render.py`), metric depth with the DDFS metrics
 Disparity protocol: reflect-pad to multiples of 32, predict, crop back (inside the model); clip the ground truth to
@@ -32,7 +32,7 @@ def define_flags():
   from absl import flags
   cli.define_method_flags()
   flags.DEFINE_string('dataset', 'synthetic', "'synthetic', 'h5:<path>', 'hci:<folder>' or "
-                      "'rgbd[:<camera>:<focus set>]'.")
+                      "'rgbd[:<camera>:<focus set>[:<noise σ>]]'.")
   flags.DEFINE_string('disparities', None, 'Focus disparities for light-field inputs.')
   flags.DEFINE_string('output_dir', None, 'Where results go (default: <workdir>/eval or runs/eval_<method>).')
   flags.DEFINE_integer('num_panels', 4, 'How many prediction panels to draw.')
@@ -91,7 +91,7 @@ def open_dataset(name: str, workdir: str | None = None, disparities=None) -> Dat
     examples = ((stack, spec.focus_array, depth) for stack, depth in zip(stacks, depths))
     return Dataset(f'{name} (RGB-D renders)', spec, len(stacks), examples)
   raise errors.UserError(f"--dataset must be 'synthetic', 'h5:<path>', 'hci:<folder>' or "
-                         f"'rgbd[:<camera>:<focus set>]', got {name!r}.")
+                         f"'rgbd[:<camera>:<focus set>[:<noise σ>]]', got {name!r}.")
 
 
 def evaluate(method, dataset: Dataset, output_dir: str, num_panels: int = 4, reference_compat: bool = False,

@@ -3,7 +3,7 @@
 Defocus on real images: trains (or resumes, in <workdir>/ddfs and <workdir>/ddffnet) DDFSNet on natural-texture
 thin-lens scenes with a random camera and focus set per example, and DDFFNet on the same scenes at one camera and
 focus set, then measures both, the classical DFF and the raw cost-volume argmin on the real RGB-D scenes rendered
-with the thin-lens renderer for every test setting of the config ('<camera>:<focus set>' of
+with the thin-lens renderer for every test setting of the config ('<camera>:<focus set>[:<noise σ>]' of
 `configs/rgbd_render.py`). DDFS is told each setting's camera and focus distances; DDFFNet gets, in each input slot,
 the image focused nearest in dioptres to its own (`camera_invariance.nearest_slots`); the classical DFF interpolates
 between the given focus distances in dioptres.
@@ -35,12 +35,13 @@ def define_flags():
 
 
 def describe(setting: str) -> str:
-  """'phone:unseen' -> 'phone camera (f = 4.3 mm, N = 1.9), focus {0.15, 0.7, 2} m'."""
+  """'phone:unseen' -> 'phone (f = 4.3 mm, N = 1.9), focus {0.15, 0.7, 2} m'; a noise σ adds ', noise σ = …'."""
   from ddff_jax.configs import rgbd_render
-  camera, _, focus = setting.partition(':')
+  camera, focus, sigma = rgbd_render.parse_setting(setting)
   c = rgbd_render.CAMERAS[camera]
   return (f'{camera} (f = {c["focal_length_mm"]:g} mm, N = {c["f_number"]:g}), focus '
-          '{' + ', '.join(f'{x:g}' for x in rgbd_render.FOCUS_SETS[focus]) + '} m')
+          '{' + ', '.join(f'{x:g}' for x in rgbd_render.FOCUS_SETS[focus]) + '} m'
+          + (f', noise σ = {sigma:g}' if sigma else ''))
 
 
 def evaluate_setting(setting: str, test_config, ddfs, ddffnet, task, ddfs_predict, ddffnet_predict,
@@ -77,6 +78,7 @@ def evaluate_setting(setting: str, test_config, ddfs, ddffnet, task, ddfs_predic
 
 def run_experiment(config, workdir: str, progress: bool = True) -> dict:
   from ddff_jax import camera_invariance, checkpoints, files, tasks, train, visualize
+  from ddff_jax.configs import rgbd_render
   for name in ('ddfs', 'ddffnet'):
     print(f'— training {name} in {workdir}/{name}', flush=True)
     train.train_and_evaluate(config[name], os.path.join(workdir, name), progress)
@@ -110,8 +112,9 @@ def run_experiment(config, workdir: str, progress: bool = True) -> dict:
   base = results['settings'].get(config.test.training_setting)
   if base is None:
     raise errors.UserError(f'test.training_setting {config.test.training_setting!r} is not among test.settings.')
-  results['ddfs_mae_relative_to_training'] = {
-      s: r['metrics']['DDFS']['mae'] / base['metrics']['DDFS']['mae'] for s, r in results['settings'].items()}
+  results['ddfs_mae_relative_to_training'] = {  # camera and focus settings; sensor noise is another question
+      s: r['metrics']['DDFS']['mae'] / base['metrics']['DDFS']['mae'] for s, r in results['settings'].items()
+      if not rgbd_render.parse_setting(s)[2]}
   results['markdown'] = markdown_table(results)
   files.write_json(os.path.join(workdir, 'results.json'), results)
   files.write_text(os.path.join(workdir, 'results.md'), results['markdown'])

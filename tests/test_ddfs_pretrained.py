@@ -48,6 +48,37 @@ def test_soft_argmin_of_a_one_hot_distribution_returns_that_hypothesis():
                              rtol=1e-6)
 
 
+def test_tile_offsets_cover_the_axis_with_half_overlap():
+  assert ddfs.tile_starts(256, 64) == [0, 32, 64, 96, 128, 160, 192]
+  assert ddfs.tile_starts(100, 64) == [0, 32, 36]  # the last tile flush with the end
+  assert ddfs.tile_starts(64, 64) == ddfs.tile_starts(50, 64) == [0]
+  with pytest.raises(ValueError, match='multiple of 32'):
+    ddfs.DDFSNet(8, width=0.0625, tile_px=48, rngs=nnx.Rngs(0))
+
+
+def test_tiled_prediction_is_the_hann_weighted_blend_of_each_tiles_prediction():
+  model = ddfs.DDFSNet(6, width=0.0625, tile_px=32, rngs=nnx.Rngs(0))
+  model.eval()  # BatchNorm's running statistics: a tile's prediction does not depend on the others
+  rng = np.random.default_rng(0)
+  image = rng.random((2, 70, 45, 3)).astype(np.float32)
+  cost = rng.random((2, 6, 70, 45)).astype(np.float32)
+  hyps = jnp.linspace(0.1, 3.0, 6)
+  out = np.asarray(model.tiled(jnp.asarray(image), jnp.asarray(cost), hyps))
+  hann = np.hanning(34)[1:-1]
+  total, norm = np.zeros((2, 70, 45)), np.zeros((70, 45))
+  for y in (0, 16, 32, 38):
+    for x in (0, 13):
+      tile = np.asarray(model(jnp.asarray(image[:, y:y + 32, x:x + 32]), jnp.asarray(cost[:, :, y:y + 32, x:x + 32]),
+                              hyps)[-1])
+      total[:, y:y + 32, x:x + 32] += np.outer(hann, hann) * tile
+      norm[y:y + 32, x:x + 32] += np.outer(hann, hann)
+  np.testing.assert_allclose(out, total / norm, rtol=1e-5, atol=1e-6)
+  # forward tiles only inputs larger than the tiles (training crops of the tile size go through whole).
+  stack = jnp.asarray(rng.random((1, 3, 32, 32, 3)), jnp.float32)
+  camera = jnp.asarray([[2.9e-3, 1.0, 12.1e-6]])
+  assert len(model.forward(stack, jnp.asarray([0.1, 0.3, 1.5]), camera=camera)) == 4
+
+
 def test_offset_head_starts_at_zero_and_loss_ignores_invalid_pixels():
   block = nnx.jit(lambda: ddfs._AggregationBlock(8, 4, 8, rngs=nnx.Rngs(0)))()  # DDFSNet stacks three of them
   assert float(jnp.abs(block.offsets.kernel.value).max()) == 0 and float(jnp.abs(block.offsets.bias.value).max()) == 0

@@ -62,3 +62,14 @@ def test_rendered_rgbd_scenes_carry_metric_depth_and_unknown_pixels_as_zero():
   assert 0.0 <= stack.min() and stack.max() <= 1.0 and np.abs(stack[0] - stack[2]).mean() > 1e-3
   with pytest.raises(errors.UserError, match='camera one of'):
     rgbd_render.get_config('holga:train')
+  # With a noise σ: the same renders plus Gaussian noise of that σ, on the 8-bit grid.
+  data.update(sensor_noise=0.01)
+  noisy = sources.rgbd_render_arrays(data)[0][0]
+  np.testing.assert_allclose(noisy * 255, np.round(noisy * 255), atol=1e-3)
+  difference = (noisy - stack)[(stack > 0.05) & (stack < 0.95)]  # away from the clipping
+  assert np.std(difference) == pytest.approx(np.sqrt(0.01 ** 2 + 1 / 255 ** 2 / 12), rel=0.1)
+  assert abs(np.mean(difference)) < 1e-3
+  assert rgbd_render.get_config('phone:unseen:0.01').data.sensor_noise == 0.01
+  for bad in ('phone:unseen:loud', 'phone:unseen:-0.1'):
+    with pytest.raises(errors.UserError, match='σ in'):
+      rgbd_render.get_config(bad)

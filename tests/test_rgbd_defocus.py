@@ -157,6 +157,19 @@ def test_ddfs_builds_each_examples_cost_volume_with_its_own_camera():
                                                                   cameras[1]))[0], atol=1e-2)
 
 
+def test_ddfs_feeds_its_network_the_cost_criterion_it_was_built_with():
+  stack = np.random.default_rng(1).random((1, 3, 24, 24, 3)).astype(np.float32)
+  focus = np.array([0.1, 0.3, 1.5], np.float32)
+  for criterion in optics.COST_CRITERIA:
+    model = nnx.eval_shape(lambda: DDFSNet(6, width=0.0625, cost_criterion=criterion, rngs=nnx.Rngs(0)))
+    raw = optics.defocus_cost_volume(stack[0], focus, optics.DEFOCUSNET_CAMERA, model.hypotheses,
+                                     criterion=criterion)
+    np.testing.assert_allclose(np.asarray(model.cost_volume(jnp.asarray(stack), focus, optics.DEFOCUSNET_CAMERA))[0],
+                               np.asarray(optics.normalize_cost_volume(raw)), atol=1e-5)
+  with pytest.raises(errors.UserError, match="cost_criterion must be one of"):
+    DDFSNet(6, width=0.0625, cost_criterion='laplacian', rngs=nnx.Rngs(0))
+
+
 def test_the_table_marks_the_best_method_and_reports_ddfs_relative_to_its_training_setting():
   metrics = lambda mae: {'mae': mae, 'rmse': 2 * mae, 'abs_rel': 0.5, 'scale_invariant': 0.3}
   results = {'training_setting': 'defocusnet:train', 'settings': {
@@ -169,6 +182,7 @@ def test_the_table_marks_the_best_method_and_reports_ddfs_relative_to_its_traini
   assert '| train | DDFS | **0.2000** | **0.4000** |' in table
   assert '| unseen | classical DFF | **0.2000** |' in table and '| unseen | 1.150 |' in table
   assert rgbd_defocus.describe('phone:unseen') == 'phone (f = 4.3 mm, N = 1.9), focus {0.15, 0.7, 2} m'
+  assert rgbd_defocus.describe('phone:unseen:0.01').endswith('{0.15, 0.7, 2} m, noise σ = 0.01')
 
 
 @pytest.mark.slow  # two tiny trainings and six renders (~3 min on 2 cores)
@@ -181,19 +195,23 @@ def test_the_experiment_trains_both_models_and_writes_the_table_and_pictures(tmp
     config[name].data.update(size=32, num_train=8, num_val=2, num_textures=8, crop=(32, 32))
     config[name].train.update(num_steps=4, batch_size=4)
     config[name].update(log_every=2, eval_every=4, checkpoint_every=4)
-  config.ddfs.model.num_hypotheses = 8
+  config.ddfs.model.update(num_hypotheses=8, tile_px=32)  # the 64-px renders predicted in 32-px tiles
   config.test.rgbd_training.update(rgbd_root=str(SHARED_DATA / 'rgbd'), rgbd_size=32, rgbd_renders_per_scene=2)
-  config.test.update(settings=('defocusnet:train', 'phone:unseen'), scenes=('teddy', 'tsukuba'), size=64,
+  config.test.update(settings=('defocusnet:train', 'phone:unseen', 'phone:unseen:0.01'), scenes=('teddy', 'tsukuba'),
+                     size=64,
                      rgbd_folds=(('teddy',), ('tsukuba',)), rgbd_fold_steps=4)
   results = rgbd_defocus.run_experiment(config, str(tmp_path), progress=False)
   fold = rgbd_defocus.FOLD_METHOD
   assert results['checkpoints'] == {'DDFS': 4, 'DDFFNet': 4, f'{fold}, fold 0': 4, f'{fold}, fold 1': 4}
   written = json.loads((tmp_path / 'results.json').read_text())
-  for setting in ('defocusnet:train', 'phone:unseen'):
+  for setting in ('defocusnet:train', 'phone:unseen', 'phone:unseen:0.01'):
     table = written['settings'][setting]['metrics']
     assert set(table) == set(rgbd_defocus.METHODS) | {fold}
     assert all(np.isfinite(table[m][k]) for m in table for k in rgbd_defocus.METRICS)
     assert (tmp_path / 'pictures' / f'{setting.replace(":", "_")}.png').is_file()
   assert written['settings']['phone:unseen']['ddffnet_slots'] == [0, 1, 2]  # 0.15→0.1, 0.7→0.3, 2→1.5 m
   assert written['ddfs_mae_relative_to_training']['defocusnet:train'] == 1.0
+  assert set(written['ddfs_mae_relative_to_training']) == {'defocusnet:train', 'phone:unseen'}  # noise: not a setting
+  noisy, clean = (written['settings'][s]['metrics']['classical DFF'] for s in ('phone:unseen:0.01', 'phone:unseen'))
+  assert noisy['mae'] != clean['mae']  # the noisy renders are other images
   assert '| DDFS MAE / training-setting MAE |' in (tmp_path / 'results.md').read_text()

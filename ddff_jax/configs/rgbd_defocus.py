@@ -50,7 +50,8 @@ def train_config(model: str):
     c.data.depth_scales = (1.0, 1.5, 2.0, 2.5, 3.0)
     c.model = ml_collections.ConfigDict(dict(name='ddfs', num_hypotheses=32, depth_range_m=(0.1, 3.0), width=0.25,
                                              wiener_balance=0.01, max_radius_px=c.data.max_radius_px,
-                                             hypothesis_spacing='inverse_depth'))
+                                             hypothesis_spacing='inverse_depth', cost_criterion='reblur',
+                                             tile_px=64))  # the training crop: see DDFSNet.tiled
   elif model == 'ddffnet':
     c.data = data_config(varied=False)
     c.model = ml_collections.ConfigDict(dict(
@@ -77,7 +78,7 @@ def get_config(arg: str | None = None):
   c.ddffnet = train_config('ddffnet')
   c.test = ml_collections.ConfigDict(dict(
       settings=('defocusnet:train', 'defocusnet:unseen', 'phone:train', 'phone:unseen', 'fast_lens:unseen',
-                'phone:two'),
+                'phone:two', 'defocusnet:train:0.01', 'phone:unseen:0.01'),  # the last two with sensor noise
       training_setting='defocusnet:train', scenes=rgbd_render.SCENES, size=256,
       # DDFS trained also on renders of the RGB-D scenes outside a fold, tested on the fold (two-fold cross-validation)
       rgbd_folds=(rgbd_render.SCENES[:3], rgbd_render.SCENES[3:]),

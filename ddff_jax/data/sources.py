@@ -348,7 +348,8 @@ def rgbd_scene_arrays(rgbd_root: str, names, size: int, depth_range_m):
 
 def rgbd_render_arrays(data_config):
   """The real RGB-D scenes of `data_config.scenes` (`rgbd_scene_arrays`) defocused with the thin-lens renderer for
-  `camera` at `focus_distances_m` (unknown pixels take their nearest known depth for rendering).
+  `camera` at `focus_distances_m` (unknown pixels take their nearest known depth for rendering), then, with
+  `sensor_noise` σ > 0, Gaussian noise of that σ (seeded by the scene's position) and 8-bit quantisation.
   -> stacks (N, K, size, size, 3) float32, depth (N, size, size) with 0 where the ground truth is unknown."""
   from ddff_jax.data import rgbd
   camera = thin_lens_camera(data_config.camera)
@@ -358,6 +359,10 @@ def rgbd_render_arrays(data_config):
                                                          data_config.focus_distances_m,
                                                          max_radius_px=data_config.max_radius_px), np.float32), 0, 1)
             for image, depth in zip(images, depths)]
+  sigma = data_config.get('sensor_noise', 0.0)
+  if sigma:
+    stacks = [_quantise(s + sigma * np.random.default_rng(i).standard_normal(s.shape)).astype(np.float32)
+              for i, s in enumerate(stacks)]
   return np.stack(stacks), np.nan_to_num(depths, nan=0.0)
 
 
@@ -387,5 +392,9 @@ def rgbd_training_renders(data_config, seed: int) -> ArraySource:
 
 def _sensor(stack, rng: np.random.Generator, max_noise: float) -> np.ndarray:
   """Gaussian noise of a random level in [0, max_noise], then clipping and 8-bit quantisation."""
-  noisy = stack + rng.uniform(0.0, max_noise) * rng.standard_normal(stack.shape)
-  return np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / 255.0
+  return _quantise(stack + rng.uniform(0.0, max_noise) * rng.standard_normal(stack.shape))
+
+
+def _quantise(stack) -> np.ndarray:
+  """Clipping to [0, 1] and 8-bit quantisation."""
+  return np.round(np.clip(stack, 0.0, 1.0) * 255.0) / 255.0

@@ -11,6 +11,11 @@ H/4, H/2 and H (guided by encoder stage 2, stage 1 and the image) refine it:
 
 with w (softmax) and Δp (zero-initialised) predicted per pixel, bilinear sampling clamped at the border. Depth at
 each scale is the soft-argmin Σ_i P̃(x, i)·d_i.
+
+`tile_px` > 0 (not in the paper) predicts images larger than the training crops in overlapping tile_px × tile_px
+tiles (stride tile_px / 2) of the whole image's cost volume, blended with Hann weights: the network then sees inputs
+of the size it learned from (trained on 64-px crops, it reads real 256-px scenes far better this way:
+docs/rgbd_defocus.md).
 """
 from __future__ import annotations
 
@@ -28,6 +33,20 @@ ENCODER = ((128, 7), (256, 5), (512, 3), (512, 3), (512, 3))
 AGGREGATION_WIDTHS = (256, 128, 8)
 HYPOTHESIS_SPACINGS = ('depth', 'inverse_depth')
 TAPS = np.array([(dy, dx) for dy in (-2, 0, 2) for dx in (-2, 0, 2)], np.float32)  # 3×3 grid, dilation 2
+
+
+def tile_starts(size: int, tile: int) -> list[int]:
+  """Top-left offsets of tiles of `tile` px covering `size` px with stride tile // 2 (the last one flush with the
+  end); one tile of the whole axis when size <= tile."""
+  if size <= tile:
+    return [0]
+  starts = list(range(0, size - tile + 1, max(tile // 2, 1)))
+  return starts if starts[-1] == size - tile else starts + [size - tile]
+
+
+def blend_weights(size: int) -> np.ndarray:
+  """(size,) Hann weights without the zero end points: every pixel of a tile counts, its centre most."""
+  return np.hanning(size + 2)[1:-1].astype(np.float32)
 
 
 def soft_argmin(probabilities, hypotheses):
@@ -96,17 +115,24 @@ class _AggregationBlock(nnx.Module):
 class DDFSNet(nnx.Module):
   """Metric depth from a thin-lens focal stack, its focus distances and its camera: `forward` builds the cost volume
   over `num_hypotheses` depths uniform in `depth_range_m` (Wiener balance `wiener_balance`, PSF radii clipped at
-  `max_radius_px`) inside the compiled step, then runs the network on it."""
+  `max_radius_px`, `cost_criterion` 'variance' (the paper's) or 'reblur', see `ddff_jax.optics.cost_volume`)
+  inside the compiled step, then runs the network on it."""
   targets = ('depth',)
 
   def __init__(self, num_hypotheses: int = 64, *, depth_range_m=(0.1, 3.0), width: float = 1.0,
                wiener_balance: float = 0.01, max_radius_px: float = 10.0, hypothesis_spacing: str = 'depth',
-               rngs: nnx.Rngs):
+               cost_criterion: str = 'variance', tile_px: int = 0, rngs: nnx.Rngs):
     if num_hypotheses < 2:
       raise errors.UserError(f'num_hypotheses must be >= 2, got {num_hypotheses}.')
     if hypothesis_spacing not in HYPOTHESIS_SPACINGS:
       raise errors.UserError(f'hypothesis_spacing must be one of {HYPOTHESIS_SPACINGS}, got {hypothesis_spacing!r}.')
     self.hypothesis_spacing = hypothesis_spacing
+    if cost_criterion not in optics.COST_CRITERIA:
+      raise errors.UserError(f'cost_criterion must be one of {optics.COST_CRITERIA}, got {cost_criterion!r}.')
+    self.cost_criterion = cost_criterion
+    if tile_px < 0 or tile_px % 32:
+      raise errors.UserError(f'tile_px must be 0 (whole images) or a positive multiple of 32, got {tile_px}.')
+    self.tile_px = int(tile_px)
     lo, hi = (float(v) for v in depth_range_m)
     if not 0 < lo < hi:
       raise errors.UserError(f'depth_range_m must be (near, far) with 0 < near < far, got {tuple(depth_range_m)}.')
@@ -167,14 +193,33 @@ class DDFSNet(nnx.Module):
 
     def one(s, f, c, h):
       return optics.normalize_cost_volume(optics.defocus_cost_volume(
-          s, f, c, h, balance=self.wiener_balance, max_radius_px=self.max_radius_px))
+          s, f, c, h, balance=self.wiener_balance, max_radius_px=self.max_radius_px, criterion=self.cost_criterion))
 
     return jax.lax.stop_gradient(jax.vmap(one)(stack, focus, camera, hypotheses))
 
   def forward(self, stack, focus, *, camera=None, depth_scale=None):
     """The registry's protocol: the four depth maps (coarse to fine) of a batch of thin-lens stacks; the last
-    focal image is the network's image input."""
-    return tuple(self(stack[:, -1], self.cost_volume(stack, focus, camera, depth_scale), self.hypotheses))
+    focal image is the network's image input. Stacks larger than `tile_px` give the tiled prediction alone."""
+    cost = self.cost_volume(stack, focus, camera, depth_scale)
+    if self.tile_px and max(stack.shape[2:4]) > self.tile_px:
+      return (self.tiled(stack[:, -1], cost, self.hypotheses),)
+    return tuple(self(stack[:, -1], cost, self.hypotheses))
+
+  def tiled(self, image, cost, hypotheses):
+    """image (B, H, W, 3), normalised cost (B, D, H, W) -> the finest depth (B, H, W), predicted tile by tile
+    (`tile_starts` per axis; all tiles of the batch in one call) and blended with `blend_weights`."""
+    b, h, w = image.shape[:3]
+    th, tw = min(h, self.tile_px), min(w, self.tile_px)
+    corners = [(y, x) for y in tile_starts(h, th) for x in tile_starts(w, tw)]
+    tiles = self(jnp.concatenate([image[:, y:y + th, x:x + tw] for y, x in corners]),
+                 jnp.concatenate([cost[:, :, y:y + th, x:x + tw] for y, x in corners]), hypotheses)[-1]
+    tiles = tiles.reshape((len(corners), b, th, tw))
+    weights = np.outer(blend_weights(th), blend_weights(tw))
+    total, norm = jnp.zeros((b, h, w), tiles.dtype), np.zeros((h, w), np.float32)
+    for k, (y, x) in enumerate(corners):
+      total = total.at[:, y:y + th, x:x + tw].add(weights * tiles[k])
+      norm[y:y + th, x:x + tw] += weights
+    return total / norm
 
   def __call__(self, image, cost, hypotheses):
     """image (B, H, W, 3) in [0, 1]; normalised cost (B, D, H, W); hypotheses (D,) depths.

@@ -2,7 +2,7 @@
 thin-lens rendering and classical depth from focus. Imports nothing else of the package but its error family."""
 from ddff_jax.optics.camera import (DDFF_CAMERA, DEFOCUSNET_CAMERA, DEFOCUSNET_FOCUS_DISTANCES_M, NYU_CAMERA,
                                     NYU_FOCUS_DISTANCES_M, LightFieldCamera, ThinLensCamera)
-from ddff_jax.optics.cost_volume import (DDFS_TANH_SCALE, ddfs_depth_hypotheses, defocus_cost_volume,
+from ddff_jax.optics.cost_volume import (COST_CRITERIA, DDFS_TANH_SCALE, ddfs_depth_hypotheses, defocus_cost_volume,
                                          normalize_cost_volume)
 from ddff_jax.optics.dff import (FOCUS_MEASURES, all_in_focus_from_stack, best_focus_index, depth_from_focus,
                               focus_measure, index_to_value)
