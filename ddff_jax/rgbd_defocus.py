@@ -9,7 +9,7 @@ the image focused nearest in dioptres to its own (`camera_invariance.nearest_slo
 between the given focus distances in dioptres.
 
 Writes <workdir>/results.json, results.md (per setting and method: MAE, RMSE, AbsRel, scale-invariant error, over
-the scenes' known pixels; then DDFS's MAE under each setting relative to the training setting) and
+the scenes' known pixels; then DDFS's MAE under each noise-free setting relative to the training setting) and
 pictures/<setting>.png (one scene: input, ground truth, every method and its error).
 """
 from __future__ import annotations
